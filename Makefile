@@ -1,0 +1,36 @@
+# Two commands for a new user: `make demo` and `make test`.
+PY      ?= python3.11
+VENV    := .venv
+BIN     := $(VENV)/bin
+PYTHON  := $(BIN)/python
+
+.PHONY: setup demo test data assign verify bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+data: setup
+	$(PYTHON) data/make_offline_data.py
+
+demo: setup
+	bash scripts/demo.sh
+
+test: setup
+	$(PYTHON) -m pytest tests -q
+
+assign: setup
+	$(PYTHON) -m grader assign --out dist/student
+
+verify: setup
+	$(PYTHON) -m grader verify
+
+bench: setup
+	$(PYTHON) benchmarks/bench_metrics.py
+
+clean:
+	rm -rf results dist .pytest_cache

@@ -1,0 +1,28 @@
+"""Shared fixtures of the kit's own tests: small offline datasets made once per session."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import make_offline_data
+
+SMALL_SEASONS = {"trainA": 12, "trainB": 9, "testA": 4, "testB": 3}
+SMALL_SHAPES = {"train": 128, "test": 16}
+
+
+@pytest.fixture(scope="session")
+def offline_root(tmp_path_factory) -> Path:
+    """A data/ folder with small shapes32 and seasons sets (64x64 landscapes)."""
+    root = tmp_path_factory.mktemp("data")
+    make_offline_data.make_shapes32(root, seed=0, splits=SMALL_SHAPES)
+    make_offline_data.make_seasons(root, seed=0, splits=SMALL_SEASONS, size=64)
+    return root
+
+
+@pytest.fixture
+def data_root(offline_root, monkeypatch) -> Path:
+    """Point dataloader at the small offline sets."""
+    import dataloader
+    monkeypatch.setattr(dataloader, "DATA_ROOT", offline_root)
+    return offline_root

@@ -1,0 +1,181 @@
+"""Shared helpers for the DCGAN and CycleGAN homework.
+
+Layer builders (`conv`, `deconv`), image helpers, checkpoints, seeding, the
+CLI boolean parser, device selection and CycleGAN's image history buffer.
+Nothing here is a student TODO: read it, then use it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torchvision.utils as vutils
+
+
+class KitError(RuntimeError):
+    """An error the user can fix (missing file, wrong flag). CLIs print it in one line."""
+
+
+# ----------------------------------------------------------------------------- layers
+def _norm_layer(norm: str | None, channels: int) -> list[nn.Module]:
+    if norm is None:
+        return []
+    if norm == "bn":
+        return [nn.BatchNorm2d(channels)]
+    if norm == "in":
+        # CycleGAN uses non-affine instance norm (no learnable scale/shift).
+        return [nn.InstanceNorm2d(channels, affine=False)]
+    raise ValueError(f"norm must be 'bn', 'in' or None, got {norm!r}")
+
+
+def _activation(activation: str | None) -> list[nn.Module]:
+    table = {
+        "lrelu": lambda: nn.LeakyReLU(0.2, inplace=True),
+        "relu": lambda: nn.ReLU(inplace=True),
+        "tanh": nn.Tanh,
+        "sigmoid": nn.Sigmoid,
+    }
+    if activation is None:
+        return []
+    if activation not in table:
+        raise ValueError(f"activation must be one of {sorted(table)} or None, got {activation!r}")
+    return [table[activation]()]
+
+
+def conv(c_in: int, c_out: int, k_size: int, stride: int = 2, pad: int = 1, bias: bool = False,
+         norm: str | None = "bn", activation: str | None = None) -> nn.Sequential:
+    """Conv2d [+ norm] [+ activation] as one nn.Sequential."""
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, k_size, stride, pad, bias=bias)]
+    return nn.Sequential(*layers, *_norm_layer(norm, c_out), *_activation(activation))
+
+
+def deconv(c_in: int, c_out: int, k_size: int, stride: int = 2, pad: int = 1, output_padding: int = 0,
+           bias: bool = False, norm: str | None = "bn", activation: str | None = None) -> nn.Sequential:
+    """ConvTranspose2d [+ norm] [+ activation] as one nn.Sequential."""
+    layers: list[nn.Module] = [nn.ConvTranspose2d(c_in, c_out, k_size, stride, pad,
+                                                  output_padding=output_padding, bias=bias)]
+    return nn.Sequential(*layers, *_norm_layer(norm, c_out), *_activation(activation))
+
+
+# ----------------------------------------------------------------------------- images
+def denorm(x: torch.Tensor) -> torch.Tensor:
+    """Map a tanh output in [-1, 1] back to [0, 1] for saving."""
+    return ((x + 1) / 2).clamp(0, 1)
+
+
+def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int = 8) -> Path:
+    """Save a batch of [-1, 1] images as one PNG grid; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    vutils.save_image(denorm(images.detach().cpu()), path, nrow=nrow, padding=2)
+    return path
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] float images -> uint8 [0, 255], the input the Inception metrics expect."""
+    return (denorm(images.detach().cpu()) * 255).round().to(torch.uint8)
+
+
+def save_images(images: torch.Tensor, folder: str | Path, start: int = 0, prefix: str = "") -> None:
+    """Save every image of a [-1, 1] batch as its own PNG: folder/<prefix><index>.png."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(denorm(images.detach().cpu())):
+        vutils.save_image(img, folder / f"{prefix}{start + i:05d}.png")
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def save_checkpoint(model: nn.Module, path: str | Path, device: torch.device | str | None = None) -> None:
+    """Save a model's state_dict (on the CPU, so it loads anywhere). Written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(model: nn.Module, path: str | Path, device: torch.device | str | None = None) -> nn.Module:
+    """Load a state_dict into `model`. A missing or mismatched file is an error, never random weights."""
+    path = Path(path)
+    if not path.is_file():
+        raise KitError(f"checkpoint not found: {path} (train first with --train true, "
+                       f"or pass the right --results folder)")
+    try:
+        state = torch.load(path, map_location=device or "cpu", weights_only=True)
+    except Exception as exc:  # corrupt or non-torch file
+        raise KitError(f"checkpoint {path} could not be read: {exc}") from exc
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise KitError(f"checkpoint {path} does not match {type(model).__name__}: {first}") from exc
+    return model
+
+
+# ----------------------------------------------------------------------------- runtime
+def set_seed(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA) for a reproducible run."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def str2bool(value: str | bool) -> bool:
+    """argparse type so `--train false` means False (argparse's bool('false') is True)."""
+    if isinstance(value, bool):
+        return value
+    lowered = value.strip().lower()
+    if lowered in {"true", "t", "yes", "y", "1"}:
+        return True
+    if lowered in {"false", "f", "no", "n", "0"}:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def get_device(name: str | None = None) -> torch.device:
+    """'cuda' when available unless a device is named; 'cuda' without a GPU is an error."""
+    if name in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise KitError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+    return device
+
+
+# ----------------------------------------------------------------------------- CycleGAN
+class ImagePool:
+    """History of generated images (Shrivastava et al.; CycleGAN uses 50).
+
+    `query(images)` returns a batch of the same size: while the pool fills, the new
+    images themselves; afterwards each image is, with probability 1/2, swapped for a
+    random stored one (the new image takes its place in the pool). Size 0 returns the
+    latest fakes unchanged.
+    """
+
+    def __init__(self, pool_size: int = 50):
+        self.pool_size = pool_size
+        self.images: list[torch.Tensor] = []
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        if self.pool_size == 0:
+            return images
+        out = []
+        for image in images.detach():
+            image = image.unsqueeze(0)
+            if len(self.images) < self.pool_size:
+                self.images.append(image)
+                out.append(image)
+            elif random.random() > 0.5:
+                idx = random.randrange(self.pool_size)
+                out.append(self.images[idx].clone())
+                self.images[idx] = image
+            else:
+                out.append(image)
+        return torch.cat(out, 0)
