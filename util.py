@@ -179,3 +179,38 @@ class ImagePool:
             else:
                 out.append(image)
         return torch.cat(out, 0)
+
+
+# ----------------------------------------------------------------------------- training state
+def save_training_state(path: str | Path, epoch: int, parts: dict[str, nn.Module | torch.optim.Optimizer]) -> None:
+    """Everything needed to resume: state_dicts of networks and optimizers, and the epoch done."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"epoch": epoch, **{name: part.state_dict() for name, part in parts.items()}}, tmp)
+    os.replace(tmp, path)
+
+
+def load_training_state(path: str | Path, parts: dict[str, nn.Module | torch.optim.Optimizer],
+                        device: torch.device | str | None = None) -> int:
+    """Restore what `save_training_state` wrote; returns the number of epochs already done."""
+    path = Path(path)
+    if not path.is_file():
+        raise KitError(f"nothing to resume: {path} not found (train without --resume first)")
+    state = torch.load(path, map_location=device or "cpu", weights_only=True)
+    missing = [name for name in parts if name not in state]
+    if missing:
+        raise KitError(f"{path} has no state for {missing}")
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    return int(state["epoch"])
+
+
+def cli_main(main, argv: list[str] | None = None) -> None:
+    """Run a CLI's main(); a KitError becomes one clear line on stderr and exit code 2."""
+    import sys
+    try:
+        main(argv)
+    except KitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
