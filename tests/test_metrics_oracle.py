@@ -1,0 +1,108 @@
+"""The kit's metrics against torch-fidelity and pytorch-fid (test-only dependencies).
+
+No real Inception weights here: the same seeded random weights (BatchNorm statistics
+calibrated on images, fc scaled so the softmax is not saturated) go into both networks.
+"""
+import numpy as np
+import pytest
+import torch
+import torchvision.transforms as T
+from PIL import Image
+
+import fid
+import inception
+import inception_score as isc
+from dataloader import FolderDataset
+
+torch_fidelity = pytest.importorskip("torch_fidelity")
+from pytorch_fid.fid_score import calculate_frechet_distance  # noqa: E402
+from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3  # noqa: E402
+from torch_fidelity.metric_fid import fid_statistics_to_metric  # noqa: E402
+from torch_fidelity.metric_isc import isc_features_to_metric  # noqa: E402
+
+
+def random_statistics(rng, n, d):
+    a = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) / np.sqrt(d)
+    b = rng.normal(loc=0.3, size=(n, d)) @ rng.normal(size=(d, d)) / np.sqrt(d)
+    return (*fid.feature_statistics(a), *fid.feature_statistics(b))
+
+
+@pytest.mark.parametrize("n,d", [(400, 64), (40, 64)], ids=["full-rank", "N<D"])
+def test_frechet_distance_matches_torch_fidelity_and_pytorch_fid(n, d):
+    mu1, s1, mu2, s2 = random_statistics(np.random.default_rng(n), n, d)
+    ours = fid.frechet_distance(mu1, s1, mu2, s2)
+    tf = fid_statistics_to_metric({"mu": mu1, "sigma": s1}, {"mu": mu2, "sigma": s2}, False)["frechet_inception_distance"]
+    assert ours == pytest.approx(tf, rel=1e-6)
+    assert ours == pytest.approx(calculate_frechet_distance(mu1, s1, mu2, s2), rel=1e-6)
+
+
+@pytest.mark.parametrize("n,splits", [(100, 10), (37, 3), (5, 1)])
+def test_inception_score_matches_torch_fidelity(n, splits):
+    logits = torch.randn(n, 1008, generator=torch.Generator().manual_seed(n)) * 4
+    ref = isc_features_to_metric(logits, splits=splits, shuffle=False)
+    mean, std = isc.inception_score_from_probs(isc.softmax64(logits), splits)
+    assert mean == pytest.approx(ref["inception_score_mean"], rel=1e-9)
+    assert std == pytest.approx(ref["inception_score_std"], rel=1e-7, abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def random_weights(tmp_path_factory):
+    """Seeded random FID-Inception weights, calibrated so activations are well scaled."""
+    torch.manual_seed(0)
+    net = inception.FIDInception()
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None           # cumulative average over the calibration batch
+    net.train()
+    with torch.no_grad():
+        net(torch.randint(0, 256, (12, 3, 32, 32), dtype=torch.uint8))
+        net.eval()
+        logits = net(torch.randint(0, 256, (12, 3, 32, 32), dtype=torch.uint8))[1]
+        net.fc.weight.mul_(1.0 / logits.std())     # logits of std ~1: softmax far from saturation
+    path = tmp_path_factory.mktemp("weights") / "random-inception.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def image_folders(tmp_path_factory, offline_root):
+    """Two folders of 24 real-looking images each (shapes vs landscapes)."""
+    root = tmp_path_factory.mktemp("folders")
+    for name, src in (("a", offline_root / "shapes32" / "train"), ("b", offline_root / "seasons" / "trainA")):
+        (root / name).mkdir()
+        for i, p in enumerate(sorted(src.iterdir())[:12]):
+            Image.open(p).convert("RGB").resize((32, 32)).save(root / name / f"{i:03d}.png")
+    return root / "a", root / "b"
+
+
+def test_weights_load_strictly_into_both_networks_and_features_agree(random_weights):
+    ours = inception.load_fid_inception(random_weights)
+    theirs = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
+                                         feature_extractor_weights_path=str(random_weights))
+    images = torch.randint(0, 256, (3, 3, 40, 28), dtype=torch.uint8)
+    with torch.no_grad():
+        (p_ours, l_ours), (p_theirs, l_theirs) = ours(images), theirs(images)
+    assert p_ours.shape == (3, 2048) and l_ours.shape == (3, 1008)
+    assert p_ours.std() > 0.01
+    torch.testing.assert_close(p_ours, p_theirs, rtol=0, atol=1e-5)
+    torch.testing.assert_close(l_ours, l_theirs, rtol=0, atol=1e-5)
+    # batch-size independence: one image at a time gives the same features
+    with torch.no_grad():
+        single = torch.cat([ours(images[i:i + 1])[0] for i in range(3)])
+    torch.testing.assert_close(single, p_ours, rtol=0, atol=1e-5)
+
+
+def test_is_and_fid_on_folders_match_torch_fidelity(random_weights, image_folders):
+    a, b = image_folders
+    ref = torch_fidelity.calculate_metrics(input1=str(a), input2=str(b), isc=True, fid=True, verbose=False,
+                                           feature_extractor_weights_path=str(random_weights), isc_splits=3,
+                                           cuda=False, save_cpu_ram=True, cache=False)
+    net = inception.load_fid_inception(random_weights)
+    uint8 = T.PILToTensor()
+    score, std = isc.Inception_Score(FolderDataset(a, uint8), batch_size=5).compute_score(splits=3, net=net)
+    assert score == pytest.approx(ref["inception_score_mean"], rel=1e-6)
+    assert std == pytest.approx(ref["inception_score_std"], rel=1e-5)
+    with pytest.warns(UserWarning, match="singular"):
+        ours = fid.fid_between(FolderDataset(a, uint8), FolderDataset(b), batch_size=7, net=net)
+    assert ours == pytest.approx(ref["frechet_inception_distance"], rel=1e-6)
