@@ -81,12 +81,12 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return (denorm(images.detach().cpu()) * 255).round().to(torch.uint8)
 
 
-def save_images(images: torch.Tensor, folder: str | Path, start: int = 0, prefix: str = "") -> None:
-    """Save every image of a [-1, 1] batch as its own PNG: folder/<prefix><index>.png."""
+def save_images(images: torch.Tensor, folder: str | Path, start: int = 0, names: list[str] | None = None) -> None:
+    """Save every image of a [-1, 1] batch as its own PNG: folder/<name or index>.png."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for i, img in enumerate(denorm(images.detach().cpu())):
-        vutils.save_image(img, folder / f"{prefix}{start + i:05d}.png")
+        vutils.save_image(img, folder / f"{names[i] if names else f'{start + i:05d}'}.png")
 
 
 # ----------------------------------------------------------------------------- checkpoints

@@ -1,0 +1,343 @@
+"""CycleGAN: unpaired summer <-> winter translation (Zhu et al., 2017).
+
+Read top to bottom: the ResNet generator and the 70x70 PatchGAN discriminator (Table 2),
+the losses, the solver (training loop with image history and lr decay), the evaluation
+(`--train false`), then the CLI.
+
+    python cyclegan.py --train true                          # Summer2Winter at 256x256
+    python cyclegan.py --dataset seasons --image_size 64 --epochs 5 --train true   # offline, CPU
+    python cyclegan.py --dataset seasons --image_size 64 --train false             # evaluate
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from util import (ImagePool, KitError, cli_main, conv, deconv, get_device, load_checkpoint, load_training_state,
+                  save_checkpoint, save_image_grid, save_images, save_training_state, set_seed, str2bool)
+
+LAMBDA_CYCLE = 10.0
+LAMBDA_IDENTITY = 5.0
+
+
+# ----------------------------------------------------------------------------- models
+class ResnetBlock(nn.Module):
+    """x + [ReflPad1, Conv3 (bias), IN, ReLU, ReflPad1, Conv3 (bias), IN](x)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        # TODO: build self.conv_block for Table 2's residual block (channels stay `dim`).
+        # Hint: nn.ReflectionPad2d(1) then util.conv(dim, dim, 3, stride=1, pad=0, bias=True, norm='in', ...).
+        # BEGIN SOLUTION
+        self.conv_block = nn.Sequential(
+            nn.ReflectionPad2d(1), conv(dim, dim, 3, stride=1, pad=0, bias=True, norm="in", activation="relu"),
+            nn.ReflectionPad2d(1), conv(dim, dim, 3, stride=1, pad=0, bias=True, norm="in", activation=None))
+        # END SOLUTION
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # TODO: the skip connection: add the block's output to its input.
+        # BEGIN SOLUTION
+        return x + self.conv_block(x)
+        # END SOLUTION
+
+
+class CycleGAN_Generator(nn.Module):
+    """image [B, 3, H, W] -> image [B, 3, H, W] in [-1, 1], for H, W divisible by 4."""
+
+    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64):
+        super().__init__()
+        # TODO: Table 2's generator as self.model: ReflPad3 + Conv k7 (bias) IN ReLU; two stride-2
+        # Conv k3 p1 (bias) IN ReLU (64->128->256); 6 distinct ResnetBlock(256); two ConvTranspose k3
+        # s2 p1 output_padding 1 (bias) IN ReLU (256->128->64); ReflPad3 + Conv 64->3 k7 (no bias), Tanh.
+        # BEGIN SOLUTION
+        self.model = nn.Sequential(
+            nn.ReflectionPad2d(3),
+            conv(input_nc, ngf, 7, stride=1, pad=0, bias=True, norm="in", activation="relu"),
+            conv(ngf, ngf * 2, 3, stride=2, pad=1, bias=True, norm="in", activation="relu"),
+            conv(ngf * 2, ngf * 4, 3, stride=2, pad=1, bias=True, norm="in", activation="relu"),
+            *[ResnetBlock(ngf * 4) for _ in range(6)],
+            deconv(ngf * 4, ngf * 2, 3, stride=2, pad=1, output_padding=1, bias=True, norm="in", activation="relu"),
+            deconv(ngf * 2, ngf, 3, stride=2, pad=1, output_padding=1, bias=True, norm="in", activation="relu"),
+            nn.ReflectionPad2d(3),
+            conv(ngf, output_nc, 7, stride=1, pad=0, bias=False, norm=None, activation="tanh"))
+        # END SOLUTION
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # TODO: return the translated image.
+        # BEGIN SOLUTION
+        return self.model(x)
+        # END SOLUTION
+
+
+class CycleGAN_Discriminator(nn.Module):
+    """70x70 PatchGAN: image [B, 3, 256, 256] -> patch scores [B, 1, 30, 30] (no sigmoid: LSGAN)."""
+
+    def __init__(self, input_nc: int = 3, ndf: int = 64):
+        super().__init__()
+        # TODO: Table 2's discriminator as self.model, all k4 p1, LeakyReLU(0.2):
+        # Conv 3->64 s2 (no bias, no IN); Conv 64->128 s2 (bias) IN; Conv 128->256 s2 (bias) IN;
+        # Conv 256->512 *s1* (bias) IN; Conv 512->1 s1 (no bias, no norm, no activation).
+        # BEGIN SOLUTION
+        self.model = nn.Sequential(
+            conv(input_nc, ndf, 4, stride=2, pad=1, bias=False, norm=None, activation="lrelu"),
+            conv(ndf, ndf * 2, 4, stride=2, pad=1, bias=True, norm="in", activation="lrelu"),
+            conv(ndf * 2, ndf * 4, 4, stride=2, pad=1, bias=True, norm="in", activation="lrelu"),
+            conv(ndf * 4, ndf * 8, 4, stride=1, pad=1, bias=True, norm="in", activation="lrelu"),
+            conv(ndf * 8, 1, 4, stride=1, pad=1, bias=False, norm=None, activation=None))
+        # END SOLUTION
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # TODO: return the patch scores.
+        # BEGIN SOLUTION
+        return self.model(x)
+        # END SOLUTION
+
+
+def lr_factor(epoch: int, total_epochs: int) -> float:
+    """1 for the first half of the epochs, then linear decay: (total - epoch) / (total - half)."""
+    half = total_epochs // 2
+    return 1.0 if epoch < half else (total_epochs - epoch) / (total_epochs - half)
+
+
+# ----------------------------------------------------------------------------- solver
+class CycleGAN_Solver:
+    """Two generators (netG_A2B, netG_B2A), two discriminators (netD_A judges domain A, netD_B domain B)."""
+
+    def __init__(self, lr: float = 0.0002, batch_size: int = 1, num_workers: int = 1,
+                 device: torch.device | str | None = None, dataset: str = "summer2winter",
+                 image_size: int = 256, results_dir: str | Path = "results", seed: int = 0, pool_size: int = 50):
+        self.lr, self.batch_size, self.num_workers = lr, batch_size, num_workers
+        self.device = device if isinstance(device, torch.device) else get_device(device)
+        self.dataset, self.image_size, self.seed = dataset, image_size, seed
+        if image_size % 4:
+            raise KitError(f"--image_size must be divisible by 4, got {image_size}")
+        self.out_dir = Path(results_dir) / "cyclegan"
+        self.netG_A2B = CycleGAN_Generator().to(self.device)
+        self.netG_B2A = CycleGAN_Generator().to(self.device)
+        self.netD_A = CycleGAN_Discriminator().to(self.device)
+        self.netD_B = CycleGAN_Discriminator().to(self.device)
+        self.optim_G = torch.optim.Adam(itertools.chain(self.netG_A2B.parameters(), self.netG_B2A.parameters()),
+                                        lr=lr, betas=(0.5, 0.999))
+        self.optim_D = torch.optim.Adam(itertools.chain(self.netD_A.parameters(), self.netD_B.parameters()),
+                                        lr=lr, betas=(0.5, 0.999))
+        self.pool_A, self.pool_B = ImagePool(pool_size), ImagePool(pool_size)
+
+    # -- losses: the parts you write -------------------------------------------------
+    def generator_loss(self, real_A: torch.Tensor, real_B: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The generators' losses, each summed over both directions (unweighted), and the total."""
+        # TODO: with fake_B = G_A2B(A) and fake_A = G_B2A(B):
+        #   adv      = MSE(D_B(fake_B), 1) + MSE(D_A(fake_A), 1)            (LSGAN, targets of ones)
+        #   cycle    = L1(G_B2A(fake_B), A) + L1(G_A2B(fake_A), B)
+        #   identity = L1(G_A2B(B), B) + L1(G_B2A(A), A)                     (a generator fed its own target domain)
+        #   total    = adv + LAMBDA_CYCLE * cycle + LAMBDA_IDENTITY * identity
+        # Return a dict with keys 'adv', 'cycle', 'identity', 'total', and also 'fake_A', 'fake_B'
+        # (the training step shows them to the discriminators).
+        # BEGIN SOLUTION
+        fake_B, fake_A = self.netG_A2B(real_A), self.netG_B2A(real_B)
+        pred_B, pred_A = self.netD_B(fake_B), self.netD_A(fake_A)
+        adv = F.mse_loss(pred_B, torch.ones_like(pred_B)) + F.mse_loss(pred_A, torch.ones_like(pred_A))
+        cycle = F.l1_loss(self.netG_B2A(fake_B), real_A) + F.l1_loss(self.netG_A2B(fake_A), real_B)
+        identity = F.l1_loss(self.netG_A2B(real_B), real_B) + F.l1_loss(self.netG_B2A(real_A), real_A)
+        total = adv + LAMBDA_CYCLE * cycle + LAMBDA_IDENTITY * identity
+        return {"adv": adv, "cycle": cycle, "identity": identity, "total": total, "fake_A": fake_A, "fake_B": fake_B}
+        # END SOLUTION
+
+    def discriminator_loss(self, netD: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """LSGAN loss of one discriminator: real patches -> 1, (detached) fake patches -> 0."""
+        # TODO: MSE(netD(real), 1) + MSE(netD(fake.detach()), 0); not halved. Detach so no gradient
+        # reaches the generator.
+        # BEGIN SOLUTION
+        pred_real, pred_fake = netD(real), netD(fake.detach())
+        return F.mse_loss(pred_real, torch.ones_like(pred_real)) + F.mse_loss(pred_fake, torch.zeros_like(pred_fake))
+        # END SOLUTION
+
+    # -- training (given) ----------------------------------------------------------------
+    def train_step(self, real_A: torch.Tensor, real_B: torch.Tensor) -> dict[str, float]:
+        """Generators first (D frozen), then both discriminators on fakes from the history pools."""
+        for net in (self.netD_A, self.netD_B):
+            net.requires_grad_(False)
+        self.optim_G.zero_grad(set_to_none=True)
+        losses = self.generator_loss(real_A, real_B)
+        losses["total"].backward()
+        self.optim_G.step()
+        for net in (self.netD_A, self.netD_B):
+            net.requires_grad_(True)
+        fake_A, fake_B = losses.get("fake_A"), losses.get("fake_B")
+        if fake_A is None or fake_B is None:  # a generator_loss that does not return its fakes
+            with torch.no_grad():
+                fake_A, fake_B = self.netG_B2A(real_B), self.netG_A2B(real_A)
+        self.optim_D.zero_grad(set_to_none=True)
+        loss_D_A = self.discriminator_loss(self.netD_A, real_A, self.pool_A.query(fake_A))
+        loss_D_B = self.discriminator_loss(self.netD_B, real_B, self.pool_B.query(fake_B))
+        (loss_D_A + loss_D_B).backward()
+        self.optim_D.step()
+        return {"G": losses["total"].item(), "adv": losses["adv"].item(), "cycle": losses["cycle"].item(),
+                "idt": losses["identity"].item(), "D_A": loss_D_A.item(), "D_B": loss_D_B.item()}
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"G_A2B": self.netG_A2B, "G_B2A": self.netG_B2A, "D_A": self.netD_A, "D_B": self.netD_B}
+
+    @torch.no_grad()
+    def save_grid(self, real_A: torch.Tensor, real_B: torch.Tensor, path: Path) -> Path:
+        """Rows: A, A->B, A->B->A, identity B2A(A); then B, B->A, B->A->B, identity A2B(B)."""
+        G_AB, G_BA = self.netG_A2B.eval(), self.netG_B2A.eval()
+        fake_B, fake_A = G_AB(real_A), G_BA(real_B)
+        rows = [real_A, fake_B, G_BA(fake_B), G_BA(real_A), real_B, fake_A, G_AB(fake_A), G_AB(real_B)]
+        G_AB.train(); G_BA.train()
+        return save_image_grid(torch.cat(rows), path, nrow=len(real_A))
+
+    def train(self, epochs: int, resume: bool = False, max_steps: int | None = None,
+              save_every: int = 10) -> list[dict[str, float]]:
+        """Train for `epochs` epochs; lr constant for the first half, then linear decay to 0."""
+        from dataloader import create_dataloader
+        set_seed(self.seed)
+        loader, test_loader = create_dataloader(self.dataset, self.batch_size, self.num_workers, self.image_size)
+        sched_G = torch.optim.lr_scheduler.LambdaLR(self.optim_G, lambda e: lr_factor(e, epochs))
+        sched_D = torch.optim.lr_scheduler.LambdaLR(self.optim_D, lambda e: lr_factor(e, epochs))
+        ckpt_dir, img_dir = self.out_dir / "checkpoints", self.out_dir / "images"
+        parts = {**self.networks(), "optim_G": self.optim_G, "optim_D": self.optim_D,
+                 "sched_G": sched_G, "sched_D": sched_D}
+        start = load_training_state(ckpt_dir / "last.pth", parts, self.device) if resume else 0
+        show_A, show_B = (t[:4].to(self.device) for t in next(iter(test_loader)))
+        history = []
+        for epoch in range(start, epochs):
+            sums, steps = {}, 0
+            bar = tqdm(loader, desc=f"cyclegan epoch {epoch + 1}/{epochs}", leave=False)
+            for real_A, real_B in bar:
+                out = self.train_step(real_A.to(self.device), real_B.to(self.device))
+                steps += 1
+                sums = {k: sums.get(k, 0.0) + v for k, v in out.items()}
+                bar.set_postfix({k: f"{v / steps:.3f}" for k, v in sums.items()})
+                if max_steps is not None and steps >= max_steps:
+                    break
+            history.append({k: v / steps for k, v in sums.items()})
+            print(f"[cyclegan] epoch {epoch + 1}/{epochs} lr {sched_G.get_last_lr()[0]:.2e} "
+                  + " ".join(f"{k} {v:.3f}" for k, v in history[-1].items()))
+            sched_G.step(); sched_D.step()
+            self.save_grid(show_A, show_B, img_dir / f"epoch_{epoch + 1:03d}.png")
+            save_training_state(ckpt_dir / "last.pth", epoch + 1, parts)
+            if (epoch + 1) % save_every == 0:
+                for name, net in self.networks().items():
+                    save_checkpoint(net, ckpt_dir / f"{name}_epoch_{epoch + 1:03d}.pth")
+        for name, net in self.networks().items():
+            save_checkpoint(net, ckpt_dir / f"{name}_final.pth")
+        return history
+
+    # -- evaluation (given) --------------------------------------------------------------
+    @torch.no_grad()
+    def translate_folder(self, net: nn.Module, folder: Path, out: Path) -> int:
+        """Translate every image of `folder` (resized to image_size) into `out`, same file names."""
+        from dataloader import FolderDataset, cyclegan_transforms
+        dataset = FolderDataset(folder, cyclegan_transforms(self.image_size)[1])
+        out.mkdir(parents=True, exist_ok=True)
+        net.eval()
+        for i, path in enumerate(dataset.files):
+            fake = net(dataset[i].unsqueeze(0).to(self.device))
+            save_images(fake, out, names=[path.stem])
+        return len(dataset)
+
+    def ground_truth_scores(self, fake_dir: Path, gt_dir: Path) -> dict[str, float]:
+        """L1 (in [0,1] pixels) and PSNR of translations against ground-truth renderings, and the
+        same for the untranslated inputs as a baseline."""
+        import numpy as np
+        from PIL import Image
+        size = (self.image_size, self.image_size)
+        src_dir = gt_dir.parent / gt_dir.name.replace("_gt", "")
+        err, base = [], []
+        for fake_path in sorted(fake_dir.iterdir()):
+            gt = np.asarray(Image.open(gt_dir / fake_path.name).convert("RGB").resize(size, Image.BICUBIC), float) / 255
+            fake = np.asarray(Image.open(fake_path).convert("RGB"), float) / 255
+            src = np.asarray(Image.open(src_dir / fake_path.name).convert("RGB").resize(size, Image.BICUBIC), float) / 255
+            err.append((np.abs(fake - gt).mean(), ((fake - gt) ** 2).mean()))
+            base.append(np.abs(src - gt).mean())
+        l1, mse = (float(np.mean(v)) for v in zip(*err))
+        return {"l1": l1, "psnr": float(10 * np.log10(1 / max(mse, 1e-12))), "l1_input": float(np.mean(base))}
+
+    def test(self, metrics: str = "all", weights: str | None = None,
+             scores_file: str | Path = "inception_score.txt") -> dict:
+        """Translate the test split both ways; IS, FID both directions, and ground-truth L1/PSNR."""
+        from dataloader import CYCLEGAN_DATASETS, DATA_ROOT, FolderDataset, require_folder
+        ckpt_dir = self.out_dir / "checkpoints"
+        load_checkpoint(self.netG_A2B, ckpt_dir / "G_A2B_final.pth", self.device)
+        load_checkpoint(self.netG_B2A, ckpt_dir / "G_B2A_final.pth", self.device)
+        root = DATA_ROOT / CYCLEGAN_DATASETS[self.dataset]
+        eval_dir = self.out_dir / "evaluation"
+        scores: dict = {"dataset": self.dataset, "image_size": self.image_size}
+        for direction, net, src, tgt in (("A2B", self.netG_A2B, "testA", "testB"),
+                                         ("B2A", self.netG_B2A, "testB", "testA")):
+            n = self.translate_folder(net, require_folder(root / src, root.name), eval_dir / direction)
+            entry = {"n": n, "images": str(eval_dir / direction)}
+            if (root / f"{src}_gt").is_dir():
+                entry.update(self.ground_truth_scores(eval_dir / direction, root / f"{src}_gt"))
+            scores[direction] = entry
+        if metrics != "none":
+            import fid
+            import inception
+            import inception_score
+            from dataloader import cyclegan_transforms
+            net = inception.load_fid_inception(weights, self.device)
+            test_tf = cyclegan_transforms(self.image_size)[1]
+            for direction, tgt in (("A2B", "testB"), ("B2A", "testA")):
+                fakes = FolderDataset(eval_dir / direction)
+                mean, std = inception_score.Inception_Score(fakes, device=self.device).compute_score(10, net=net)
+                scores[direction].update(inception_score=mean, inception_score_std=std,
+                                         fid=fid.fid_between(fakes, FolderDataset(root / tgt, test_tf),
+                                                             self.device, net=net))
+            inception_score.append_score_line(scores_file, "cyclegan", scores["A2B"]["inception_score"],
+                                              scores["A2B"]["inception_score_std"], scores["A2B"]["n"])
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
+        print(format_scores(scores))
+        return scores
+
+
+def format_scores(scores: dict) -> str:
+    keys = [k for k in ("n", "inception_score", "inception_score_std", "fid", "l1", "psnr", "l1_input")
+            if k in scores["A2B"]]
+    lines = [f"{'':6s}" + "".join(f"{k:>20s}" for k in keys)]
+    for direction in ("A2B", "B2A"):
+        lines.append(f"{direction:6s}" + "".join(f"{scores[direction][k]:>20.4f}" if isinstance(scores[direction][k], float)
+                                                   else f"{scores[direction][k]:>20}" for k in keys))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- CLI
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Train or evaluate CycleGAN.")
+    parser.add_argument("--train", type=str2bool, default=True, help="true: train; false: evaluate")
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--batch_size", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=0.0002)
+    parser.add_argument("--dataset", default="summer2winter", choices=("summer2winter", "seasons"))
+    parser.add_argument("--image_size", type=int, default=256, help="training crop / test size (64 or 128 on CPU)")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num_workers", type=int, default=2)
+    parser.add_argument("--pool_size", type=int, default=50, help="image history size (0: latest fakes)")
+    parser.add_argument("--resume", type=str2bool, default=False)
+    parser.add_argument("--max_steps", type=int, default=None, help="cap on steps per epoch (quick runs)")
+    parser.add_argument("--save_every", type=int, default=10)
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--metrics", default="all", choices=("all", "none"),
+                        help="none: translate and score against ground truth only (no Inception weights)")
+    parser.add_argument("--weights", default=None, help="FID Inception weights file")
+    args = parser.parse_args(argv)
+    solver = CycleGAN_Solver(args.lr, args.batch_size, args.num_workers, args.device, dataset=args.dataset,
+                             image_size=args.image_size, results_dir=args.results, seed=args.seed,
+                             pool_size=args.pool_size)
+    if args.train:
+        solver.train(args.epochs, resume=args.resume, max_steps=args.max_steps, save_every=args.save_every)
+        print(f"checkpoints: {solver.out_dir / 'checkpoints'}  image grids: {solver.out_dir / 'images'}")
+    else:
+        solver.test(args.metrics, args.weights)
+
+
+if __name__ == "__main__":
+    cli_main(main)
