@@ -9,6 +9,7 @@ Every image is returned as a float tensor in [-1, 1] (the generators end in Tanh
 """
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 from typing import Callable
@@ -20,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from util import KitError
 
-DATA_ROOT = Path(__file__).resolve().parent / "data"
+DATA_ROOT = Path(os.environ.get("GAN_KIT_DATA", Path(__file__).resolve().parent / "data"))
 IMG_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 DCGAN_DATASETS = ("cifar10", "shapes32")
 CYCLEGAN_DATASETS = {"summer2winter": "summer2winter_yosemite", "seasons": "seasons"}

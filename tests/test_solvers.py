@@ -1,0 +1,118 @@
+"""Training and evaluation end to end on the small offline sets, and the CLIs' error handling."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import cyclegan
+import dcgan
+import util
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(script, *args, data_root, cwd):
+    env = {**os.environ, "GAN_KIT_DATA": str(data_root), "GAN_KIT_OFFLINE": "1"}
+    return subprocess.run([sys.executable, str(REPO / script), *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("gan_type", dcgan.GAN_TYPES)
+def test_dcgan_trains_on_offline_set_and_reloads(gan_type, data_root, tmp_path):
+    solver = dcgan.DCGAN_Solver(gan_type, batch_size=16, num_workers=0, device="cpu",
+                                dataset="shapes32", results_dir=tmp_path)
+    z = torch.randn(8, dcgan.LATENT_DIM, generator=torch.Generator().manual_seed(0))
+    solver.G.eval()
+    with torch.no_grad():
+        before = solver.G(z)
+    history = solver.train(2, max_steps=4, save_every=1)
+    assert len(history) == 2 and all(math.isfinite(v) for pair in history for v in pair)
+    solver.G.eval()
+    with torch.no_grad():
+        after = solver.G(z)
+    assert (after - before).abs().mean() > 1e-3                 # the generator moved
+    ckpt = tmp_path / "dcgan" / gan_type / "checkpoints"
+    assert (ckpt / "G_final.pth").is_file() and (ckpt / "G_epoch_002.pth").is_file()
+    assert len(list((tmp_path / "dcgan" / gan_type / "images").glob("epoch_*.png"))) == 2
+    if gan_type == "wgan":
+        assert all(p.abs().max() <= dcgan.CLIP_VALUE + 1e-7 for p in solver.D.parameters())
+    fresh = dcgan.DCGAN_Solver(gan_type, device="cpu", dataset="shapes32", results_dir=tmp_path)
+    fresh.test(num_samples=6, metrics="none")
+    assert all(torch.equal(a, b) for a, b in zip(fresh.G.state_dict().values(), solver.G.state_dict().values()))
+    assert len(list((tmp_path / "dcgan" / gan_type / "evaluation").glob("*.png"))) == 6
+
+
+def test_dcgan_resume_continues_from_last_epoch(data_root, tmp_path):
+    solver = dcgan.DCGAN_Solver("lsgan", batch_size=8, num_workers=0, device="cpu", dataset="shapes32",
+                                results_dir=tmp_path)
+    solver.train(1, max_steps=2)
+    resumed = dcgan.DCGAN_Solver("lsgan", batch_size=8, num_workers=0, device="cpu", dataset="shapes32",
+                                 results_dir=tmp_path)
+    assert len(resumed.train(3, resume=True, max_steps=2)) == 2       # epochs 2 and 3 only
+
+
+def test_dcgan_cli_bad_inputs_are_one_line_errors(tmp_path, offline_root):
+    bad_type = run_cli("dcgan.py", "--gan_type", "vae", data_root=offline_root, cwd=tmp_path)
+    assert bad_type.returncode == 2 and "invalid choice: 'vae'" in bad_type.stderr
+    no_ckpt = run_cli("dcgan.py", "--gan_type", "gan", "--train", "false", "--dataset", "shapes32",
+                      data_root=offline_root, cwd=tmp_path)
+    assert no_ckpt.returncode == 2 and "Traceback" not in no_ckpt.stderr
+    assert no_ckpt.stderr.strip().startswith("error: checkpoint not found") and "G_final.pth" in no_ckpt.stderr
+    no_data = run_cli("dcgan.py", "--dataset", "shapes32", "--epochs", "1", data_root=tmp_path / "empty", cwd=tmp_path)
+    assert no_data.returncode == 2 and "make_offline_data.py" in no_data.stderr and "Traceback" not in no_data.stderr
+    bad_bool = run_cli("dcgan.py", "--train", "maybe", data_root=offline_root, cwd=tmp_path)
+    assert bad_bool.returncode == 2 and "expected true or false" in bad_bool.stderr
+
+
+def test_dcgan_evaluation_without_inception_weights_names_the_fix(data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_KIT_OFFLINE", "1")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    solver = dcgan.DCGAN_Solver("gan", device="cpu", dataset="shapes32", results_dir=tmp_path)
+    util.save_checkpoint(solver.G, tmp_path / "dcgan" / "gan" / "checkpoints" / "G_final.pth")
+    with pytest.raises(util.KitError, match="weights-inception-2015-12-05-6726825d.pth.*--metrics none"):
+        solver.test(num_samples=4)
+
+
+@pytest.mark.parametrize("epoch,factor", [(0, 1.0), (4, 1.0), (5, 1.0), (6, 0.8), (9, 0.2)])
+def test_cyclegan_lr_is_constant_then_decays_linearly_to_zero(epoch, factor):
+    assert cyclegan.lr_factor(epoch, 10) == pytest.approx(factor)
+    assert cyclegan.lr_factor(10, 10) == 0.0
+
+
+def test_cyclegan_trains_and_evaluates_with_ground_truth(data_root, tmp_path):
+    solver = cyclegan.CycleGAN_Solver(batch_size=2, num_workers=0, device="cpu", dataset="seasons",
+                                      image_size=32, results_dir=tmp_path)
+    history = solver.train(2, max_steps=2, save_every=1)
+    assert len(history) == 2 and all(math.isfinite(v) for h in history for v in h.values())
+    assert solver.optim_G.param_groups[0]["lr"] == pytest.approx(0.0)   # decayed to 0 at the end
+    out = tmp_path / "cyclegan"
+    assert {p.name for p in (out / "checkpoints").glob("*_final.pth")} == \
+        {"G_A2B_final.pth", "G_B2A_final.pth", "D_A_final.pth", "D_B_final.pth"}
+    assert len(list((out / "images").glob("epoch_*.png"))) == 2
+    # --train false through the CLI, no Inception weights needed with --metrics none
+    result = run_cli("cyclegan.py", "--train", "false", "--dataset", "seasons", "--image_size", "32",
+                     "--metrics", "none", "--results", str(tmp_path), data_root=data_root, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["A2B"]["n"] == 4 and scores["B2A"]["n"] == 3
+    assert 0 < scores["A2B"]["l1"] < 1 and scores["A2B"]["psnr"] > 0
+    assert len(list((out / "evaluation" / "A2B").glob("*.png"))) == 4
+    assert "A2B" in result.stdout and "psnr" in result.stdout
+
+
+def test_cyclegan_without_checkpoints_fails_cleanly(offline_root, tmp_path):
+    result = run_cli("cyclegan.py", "--train", "false", "--dataset", "seasons", "--results", str(tmp_path),
+                     data_root=offline_root, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "checkpoint not found" in result.stderr and "G_A2B_final.pth" in result.stderr
+
+
+def test_cyclegan_missing_dataset_names_download_and_offline_option(tmp_path):
+    result = run_cli("cyclegan.py", "--epochs", "1", data_root=tmp_path, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "download_dataset.sh" in result.stderr and "--dataset seasons" in result.stderr
