@@ -1,0 +1,32 @@
+"""The rubric: one grader test file per section, and the points of each section (total 90)."""
+from __future__ import annotations
+
+# key (= test file test_<key>.py): (title in the handout, points)
+SECTIONS: dict[str, tuple[str, int]] = {
+    "dcgan_model": ("1.1 DCGAN model", 10),
+    "dcgan_training": ("1.2 DCGAN training (losses, GP, clipping)", 20),
+    "cyclegan_model": ("2.1 CycleGAN model", 10),
+    "cyclegan_training": ("2.2 CycleGAN training (dataset, losses)", 20),
+    "inception_score": ("3.1 Inception Score", 10),
+    "fid": ("3.2 FID", 10),
+    "testing": ("3.3 Testing (scores file, result images)", 10),
+}
+TOTAL = sum(points for _, points in SECTIONS.values())
+
+# which student file each section exercises (a broken file costs only these sections)
+SECTION_FILES: dict[str, tuple[str, ...]] = {
+    "dcgan_model": ("dcgan.py",),
+    "dcgan_training": ("dcgan.py",),
+    "cyclegan_model": ("cyclegan.py",),
+    "cyclegan_training": ("cyclegan.py", "dataloader.py"),
+    "inception_score": ("inception_score.py",),
+    "fid": ("fid.py",),
+    "testing": (),
+}
+STUDENT_FILES = ("dcgan.py", "cyclegan.py", "dataloader.py", "inception_score.py", "fid.py", "util.py")
+
+
+def section_of(nodeid: str) -> str:
+    """'grader/test_dcgan_model.py::test_x' -> 'dcgan_model'."""
+    filename = nodeid.split("::")[0].rsplit("/", 1)[-1]
+    return filename.removeprefix("test_").removesuffix(".py")
