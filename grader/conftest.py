@@ -161,13 +161,13 @@ def pytest_terminal_summary(terminalreporter):
         score = sum(r["score"] for r in mine)
         total, maximum = total + score, maximum + points
         passed = sum(r["status"] == "passed" for r in mine)
-        write(f"{title:40s}{score:>7g} / {points:<4g}{passed:>10d} / {len(mine)}")
+        write(f"{title:40s}{round(score, 2):>7g} / {points:<4g}{passed:>10d} / {len(mine)}")
     write("-" * 72)
-    write(f"{'TOTAL':40s}{total:>7g} / {maximum:<4g}")
+    write(f"{'TOTAL':40s}{round(total, 2):>7g} / {maximum:<4g}")
     write("=" * 72)
     for r in rows:
         if r["status"] != "passed" and r["max_score"]:
-            write(f"  -{r['max_score']:g}  {r['doc']}: {r['output'].splitlines()[0] if r['output'] else r['status']}")
+            write(f"  -{round(r['max_score'], 2):g}  {r['doc']}: {r['output'].splitlines()[0] if r['output'] else r['status']}")
     write(f"(results written to {RESULTS}; these are the public tests)")
 
 
@@ -181,7 +181,7 @@ def pytest_sessionfinish(session, exitstatus):
         tests.append({"name": f"{title}: {r['doc']}", "number": str(number), "score": r["score"],
                       "max_score": r["max_score"], "status": "passed" if r["status"] == "passed" else "failed",
                       "output": r["output"], "visibility": "visible", "tags": [r["section"]]})
-    results = {"score": sum(t["score"] for t in tests), "max_score": sum(t["max_score"] for t in tests),
+    results = {"score": round(sum(t["score"] for t in tests), 4), "max_score": round(sum(t["max_score"] for t in tests), 4),
                "execution_time": round(time.time() - _START, 3), "visibility": "visible",
                "stdout_visibility": "visible", "output": "Public tests (run locally).", "tests": tests}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,117 @@
+"""Build folders the grader runs in: the student handout (`assign`) and submission sandboxes.
+
+A sandbox is self-contained: the kit's pristine grader/, pytest.ini and given files, then the
+student's files from the manifest on top. Nothing else of the submission is taken.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from grader.markers import BEGIN, END, MARKER_RE, strip_solutions
+from grader.rubric import STUDENT_FILES
+
+KIT = Path(__file__).resolve().parent.parent
+GIVEN_FILES = ("util.py", "inception.py")          # not student work, always the kit's copy
+GRADER_FILES = ("__init__.py", "conftest.py", "rubric.py", "arch.py", "mocks.py")
+ARTIFACTS = ("inception_score.txt", "results")     # what the Testing section reads
+
+
+class LeakError(RuntimeError):
+    """Solution text would reach the student handout."""
+
+
+def copy_grader(dest: Path) -> None:
+    """The public grader: plumbing and test_*.py files (never hidden/ tests or kit tools)."""
+    (dest / "grader").mkdir(parents=True, exist_ok=True)
+    src = KIT / "grader"
+    for name in GRADER_FILES + tuple(sorted(p.name for p in src.glob("test_*.py"))):
+        shutil.copy2(src / name, dest / "grader" / name)
+    shutil.copy2(KIT / "pytest.ini", dest / "pytest.ini")
+
+
+def solution_lines(source: str) -> set[str]:
+    """Code lines that stand only inside solution blocks (the text that must not leak)."""
+    inside, outside, in_block = set(), set(), False
+    for line in source.splitlines():
+        match = MARKER_RE.match(line)
+        if match:
+            in_block = match.group(2) == "BEGIN"
+            continue
+        (inside if in_block else outside).add(line.strip())
+    return {l for l in inside - outside if len(l) > 12 and not l.startswith("#")}
+
+
+def check_no_leak(out: Path, secrets: dict[str, set[str]]) -> None:
+    """No marker anywhere; no solution line of a kit file in its student version."""
+    for path in out.rglob("*"):
+        if not path.is_file() or path.suffix not in {".py", ".md", ".txt", ".ini", ".sh", ".yml", ""}:
+            continue
+        text = path.read_text(errors="replace")
+        if BEGIN in text or END in text:
+            raise LeakError(f"{path}: a solution marker survived")
+        leaked = sorted({l.strip() for l in text.splitlines()} & secrets.get(path.name, set()))
+        if leaked and path.parent == out:
+            raise LeakError(f"{path}: solution code leaked: {leaked[0]!r}")
+
+
+STUDENT_MAKEFILE = """\
+# make setup: create .venv;  make data: offline datasets;  make grade: run the autograder
+PY ?= python3.11
+BIN := .venv/bin
+
+.PHONY: setup data grade
+$(BIN)/.installed: requirements.txt
+\t$(PY) -m venv .venv
+\t$(BIN)/pip install --quiet --upgrade pip
+\t$(BIN)/pip install --quiet -r requirements.txt pytest pytest-timeout
+\ttouch $@
+setup: $(BIN)/.installed
+data: setup
+\t$(BIN)/python data/make_offline_data.py
+grade: setup
+\t$(BIN)/python -m pytest grader/
+"""
+
+
+def assign(out: Path) -> Path:
+    """Write the student handout into `out` (replaced if present)."""
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    secrets: dict[str, set[str]] = {}
+    for name in sorted(set(STUDENT_FILES) | set(GIVEN_FILES)):
+        source = (KIT / name).read_text()
+        secrets[name] = solution_lines(source)
+        student = strip_solutions(source, name)
+        compile(student, name, "exec")          # the skeleton must at least parse
+        (out / name).write_text(student)
+    copy_grader(out)
+    (out / "data").mkdir()
+    for name in ("download_dataset.sh", "make_offline_data.py"):
+        shutil.copy2(KIT / "data" / name, out / "data" / name)
+    for name in ("requirements.txt", "env.yml"):
+        shutil.copy2(KIT / name, out / name)
+    (out / "Makefile").write_text(STUDENT_MAKEFILE)
+    shutil.copy2(KIT / "grader" / "HANDOUT.md", out / "README.md")
+    check_no_leak(out, secrets)
+    return out
+
+
+def sandbox(dest: Path, files: dict[str, Path], artifacts: Path | None = None) -> Path:
+    """A grading folder: the kit's given files and grader, then the student `files` on top."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in GIVEN_FILES:
+        shutil.copy2(KIT / name, dest / name)
+    copy_grader(dest)
+    for name, path in files.items():
+        shutil.copy2(path, dest / name)
+    if artifacts is not None:
+        for name in ARTIFACTS:
+            src = artifacts / name
+            if src.is_dir():
+                shutil.copytree(src, dest / name, dirs_exist_ok=True)
+            elif src.is_file():
+                shutil.copy2(src, dest / name)
+    return dest

@@ -1,0 +1,121 @@
+"""`python -m grader verify`: the grader gives full marks to the reference, 0 to the skeleton,
+the same scores twice, and (tests/variants) costs every chaff its tagged item and no wheat a point."""
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from grader.build import KIT, assign, sandbox
+from grader.rubric import SECTIONS, SECTION_FILES, STUDENT_FILES, TOTAL
+from grader.run import run_grader
+
+SAMPLE_SCORES = """\
+# sample lines written by `python -m grader verify` to exercise the Testing section (not measurements)
+dcgan-gan: IS = 5.8123 +- 0.0712 (N=5000)
+dcgan-lsgan: IS = 6.0417 +- 0.0655 (N=5000)
+dcgan-wgan: IS = 5.1290 +- 0.0804 (N=5000)
+dcgan-wgan-gp: IS = 6.3302 +- 0.0591 (N=5000)
+cyclegan: IS = 3.1874 +- 0.2215 (N=309)
+"""
+
+
+def sample_artifacts(folder: Path) -> Path:
+    """inception_score.txt and one real image grid per model (from untrained reference generators)."""
+    import torch
+    sys.path.insert(0, str(KIT))
+    from util import save_image_grid
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "inception_score.txt").write_text(SAMPLE_SCORES)
+    torch.manual_seed(0)
+    images = torch.rand(4, 3, 8, 8) * 2 - 1
+    for t in ("gan", "lsgan", "wgan", "wgan-gp"):
+        save_image_grid(images, folder / "results" / "dcgan" / t / "images" / "epoch_001.png", nrow=2)
+    save_image_grid(images, folder / "results" / "cyclegan" / "images" / "epoch_001.png", nrow=2)
+    return folder
+
+
+def reference_files() -> dict[str, Path]:
+    return {name: KIT / name for name in STUDENT_FILES}
+
+
+def fmt(sections: dict[str, float]) -> str:
+    return " ".join(f"{round(sections.get(k, 0), 2):>5g}" for k in SECTIONS)
+
+
+def verify(variants: bool = True, workers: int = 2) -> bool:
+    ok = True
+    header = f"{'run':34s}" + " ".join(f"{k[:5]:>5s}" for k in SECTIONS) + "  total  verdict"
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory(prefix="grader-verify-") as tmp:
+        tmp = Path(tmp)
+        artifacts = sample_artifacts(tmp / "artifacts")
+        ref, times = [], []
+        for i in range(2):
+            t0 = time.time()
+            ref.append(run_grader(sandbox(tmp / f"reference{i}", reference_files(), artifacts)))
+            times.append(time.time() - t0)
+        for i, r in enumerate(ref):
+            good = abs(r["score"] - TOTAL) < 1e-6
+            ok &= good
+            print(f"{'reference run ' + str(i + 1):34s}{fmt(r['sections'])}  {r['score']:>5g}  "
+                  f"{'ok' if good else 'FAIL: expected ' + str(TOTAL)}")
+        maxima = {k: 0.0 for k in SECTIONS}
+        for t in ref[0]["tests"]:
+            maxima[t["tags"][0]] += t["max_score"]
+        rubric_ok = all(abs(maxima[k] - SECTIONS[k][1]) < 1e-6 for k in SECTIONS) and TOTAL == 90
+        ok &= rubric_ok
+        print(f"{'rubric points per section':34s}{fmt(maxima)}  {sum(maxima.values()):>5g}  "
+              f"{'ok' if rubric_ok else 'FAIL: test points do not add up to the rubric'}")
+        same = [t["score"] for t in ref[0]["tests"]] == [t["score"] for t in ref[1]["tests"]]
+        ok &= same
+        print(f"{'reference runs identical':34s}{'':{6 * len(SECTIONS)}s}         {'ok' if same else 'FAIL'}")
+        student = assign(tmp / "student")
+        skel = run_grader(sandbox(tmp / "skeleton", {n: student / n for n in STUDENT_FILES}))
+        impl_score = sum(v for k, v in skel["sections"].items() if k != "testing")
+        good = impl_score == 0 and skel["returncode"] in (0, 1)
+        ok &= good
+        print(f"{'student skeleton (no TODO done)':34s}{fmt(skel['sections'])}  {skel['score']:>5g}  "
+              f"{'ok' if good else 'FAIL: expected 0 on every implementation item'}")
+        print(f"(grader wall time on the reference, fresh interpreter: {', '.join(f'{t:.1f} s' for t in times)})")
+        if variants:
+            ok &= verify_variants(tmp, artifacts, workers)
+    print("VERIFY", "PASSED" if ok else "FAILED")
+    return ok
+
+
+def verify_variants(tmp: Path, artifacts: Path, workers: int) -> bool:
+    sys.path.insert(0, str(KIT / "tests"))
+    from variants import load_variants  # tests/variants/__init__.py: chaffs and wheats
+
+    variants = load_variants()
+
+    def grade(variant):
+        files = reference_files()
+        files.update(variant.write(tmp / "variant-src" / variant.name))
+        sections = sorted({s for s, fs in SECTION_FILES.items() if set(fs) & set(variant.changed)})
+        folder = sandbox(tmp / "variant" / variant.name, files, artifacts)
+        return variant, run_grader(folder, sections)
+
+    ok, counts = True, {"chaff": [0, 0], "wheat": [0, 0]}
+    with ThreadPoolExecutor(workers) as pool:
+        for variant, result in pool.map(grade, variants):
+            lost = {k: round(SECTIONS[k][1] - v, 4) for k, v in result["sections"].items() if SECTIONS[k][1] - v > 1e-6}
+            if variant.kind == "chaff":
+                good = lost.get(variant.item, 0) > 0
+                verdict = "ok (caught)" if good else f"FAIL: no points lost on {variant.item}"
+            else:
+                good = not lost
+                verdict = "ok (full marks)" if good else "FAIL: a valid implementation lost points"
+            counts[variant.kind][0] += good
+            counts[variant.kind][1] += 1
+            ok &= good
+            lost_text = ", ".join(f"{k} -{v:g}" for k, v in lost.items()) or "none"
+            print(f"{variant.kind} {variant.name:28s} lost: {lost_text:40s} {verdict}")
+    for kind, (good, total) in counts.items():
+        print(f"{kind}s: {good}/{total} " + ("lose points on their tagged item" if kind == "chaff" else "get full marks"))
+    return ok

@@ -1,0 +1,83 @@
+"""The grader itself: handout generation, scoring of the reference and the skeleton, results.json."""
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.build import assign, sandbox
+from grader.rubric import SECTIONS, STUDENT_FILES, TOTAL
+from grader.run import run_grader
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def handout(tmp_path_factory):
+    return assign(tmp_path_factory.mktemp("dist") / "student")
+
+
+def test_rubric_adds_up_to_90():
+    assert TOTAL == 90 and [p for _, p in SECTIONS.values()] == [10, 20, 10, 20, 10, 10, 10]
+
+
+def test_handout_has_no_solutions_and_its_todos_raise(handout):
+    for path in handout.rglob("*.py"):
+        text = path.read_text()
+        assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, path
+    assert "F.binary_cross_entropy(d_real" not in (handout / "dcgan.py").read_text()
+    assert not (handout / "tests").exists() and not (handout / "grader" / "hidden").exists()
+    assert {"README.md", "Makefile", "env.yml", "requirements.txt"} <= {p.name for p in handout.iterdir()}
+    assert (handout / "data" / "download_dataset.sh").is_file()
+    sys.path.insert(0, str(handout))
+    try:
+        spec = importlib.util.spec_from_file_location("student_dcgan", handout / "dcgan.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)                 # the skeleton imports
+        with pytest.raises(NotImplementedError, match="TODO.*README.md"):
+            module.DCGAN_Generator()
+    finally:
+        sys.path.remove(str(handout))
+
+
+def test_assign_cli_refuses_malformed_markers(tmp_path, monkeypatch):
+    import grader.build as build
+    fake_kit = tmp_path / "kit"
+    (fake_kit / "grader").mkdir(parents=True)
+    for name in set(STUDENT_FILES) | set(build.GIVEN_FILES):
+        (fake_kit / name).write_text("x = 1\n")
+    (fake_kit / "dcgan.py").write_text("# TODO: a\n# BEGIN SOLUTION\nx = 1\n")   # never closed
+    monkeypatch.setattr(build, "KIT", fake_kit)
+    from grader.markers import MarkerError
+    with pytest.raises(MarkerError, match="never closed"):
+        build.assign(tmp_path / "out")
+
+
+def test_broken_student_file_costs_only_its_sections(tmp_path):
+    files = {name: REPO / name for name in STUDENT_FILES}
+    broken = tmp_path / "fid.py"
+    broken.write_text("def frechet_distance(:\n")            # syntax error
+    files["fid.py"] = broken
+    result = run_grader(sandbox(tmp_path / "sub", files), ["fid", "inception_score"])
+    assert result["sections"] == {"fid": 0.0, "inception_score": 10.0}
+    failing = [t["output"] for t in result["tests"] if t["tags"] == ["fid"]]
+    assert all("could not import fid.py: SyntaxError" in out for out in failing)
+
+
+def test_results_json_follows_the_gradescope_schema(tmp_path):
+    result = run_grader(sandbox(tmp_path / "sub", {n: REPO / n for n in STUDENT_FILES}), ["fid"])
+    data = json.loads((tmp_path / "sub" / ".grader-results.json").read_text())
+    assert {"score", "max_score", "execution_time", "tests"} <= set(data)
+    for test in data["tests"]:
+        assert {"name", "number", "score", "max_score", "status", "output", "visibility"} <= set(test)
+    assert data["score"] == data["max_score"] == 10 and result["returncode"] == 0
+
+
+def test_verify_passes():
+    """python -m grader verify: reference 90 twice, skeleton 0, every chaff caught, every wheat full marks."""
+    proc = subprocess.run([sys.executable, "-m", "grader", "verify"], cwd=REPO, capture_output=True, text=True,
+                          timeout=1500)
+    print(proc.stdout[-6000:])
+    assert proc.returncode == 0 and "VERIFY PASSED" in proc.stdout, proc.stdout[-4000:] + proc.stderr[-2000:]
