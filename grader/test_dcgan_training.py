@@ -194,7 +194,7 @@ def test_clip_weights_clamps_d_only(dcgan):
 @pytest.mark.parametrize("gan_type", GAN_TYPES)
 def test_train_step_updates_both_and_clips_only_for_wgan(dcgan, gan_type):
     """train_step: one D step then one G step; D clipped after its step only for 'wgan'"""
-    solver = make_solver(dcgan, gan_type, Critic(scale=1.0, c=0.001, prob=gan_type == "gan"))
+    solver = make_solver(dcgan, gan_type, Critic(scale=0.05, prob=gan_type == "gan"))  # unsaturated, |w| > 0.01
     solver.optim_D = torch.optim.Adam(solver.D.parameters(), lr=1e-3, betas=(0.5, 0.999))
     solver.optim_G = torch.optim.Adam(solver.G.parameters(), lr=1e-3, betas=(0.5, 0.999))
     g_before, w_before = solver.G.weight.detach().clone(), solver.D.w.detach().clone()

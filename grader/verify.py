@@ -6,12 +6,11 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from grader.build import KIT, assign, sandbox
 from grader.rubric import SECTIONS, SECTION_FILES, STUDENT_FILES, TOTAL
-from grader.run import run_grader
+from grader.run import run_grader, run_many
 
 SAMPLE_SCORES = """\
 # sample lines written by `python -m grader verify` to exercise the Testing section (not measurements)
@@ -55,7 +54,7 @@ def verify(variants: bool = True, workers: int = 2) -> bool:
         tmp = Path(tmp)
         artifacts = sample_artifacts(tmp / "artifacts")
         ref, times = [], []
-        for i in range(2):
+        for i in range(2):   # fresh interpreters, as a student runs it
             t0 = time.time()
             ref.append(run_grader(sandbox(tmp / f"reference{i}", reference_files(), artifacts)))
             times.append(time.time() - t0)
@@ -89,33 +88,35 @@ def verify(variants: bool = True, workers: int = 2) -> bool:
 
 
 def verify_variants(tmp: Path, artifacts: Path, workers: int) -> bool:
+    """Grade every variant on the sections its edits can touch (the others are the reference's)."""
     sys.path.insert(0, str(KIT / "tests"))
-    from variants import load_variants  # tests/variants/__init__.py: chaffs and wheats
+    from variants import load_variants  # tests/variants/: chaffs and wheats
 
-    variants = load_variants()
-
-    def grade(variant):
+    variants, jobs = load_variants(), []
+    for variant in variants:
         files = reference_files()
         files.update(variant.write(tmp / "variant-src" / variant.name))
-        sections = sorted({s for s, fs in SECTION_FILES.items() if set(fs) & set(variant.changed)})
-        folder = sandbox(tmp / "variant" / variant.name, files, artifacts)
-        return variant, run_grader(folder, sections)
-
+        sections = sorted({s for s, fs in SECTION_FILES.items() if set(fs) & set(variant.changed)}
+                          | ({"testing"} if variant.artifact_edit else set()))
+        own_artifacts = variant.write_artifacts(artifacts, tmp / "variant-artifacts" / variant.name)
+        jobs.append((sandbox(tmp / "variant" / variant.name, files, own_artifacts), sections))
+    t0 = time.time()
+    results = run_many(jobs, workers)
     ok, counts = True, {"chaff": [0, 0], "wheat": [0, 0]}
-    with ThreadPoolExecutor(workers) as pool:
-        for variant, result in pool.map(grade, variants):
-            lost = {k: round(SECTIONS[k][1] - v, 4) for k, v in result["sections"].items() if SECTIONS[k][1] - v > 1e-6}
-            if variant.kind == "chaff":
-                good = lost.get(variant.item, 0) > 0
-                verdict = "ok (caught)" if good else f"FAIL: no points lost on {variant.item}"
-            else:
-                good = not lost
-                verdict = "ok (full marks)" if good else "FAIL: a valid implementation lost points"
-            counts[variant.kind][0] += good
-            counts[variant.kind][1] += 1
-            ok &= good
-            lost_text = ", ".join(f"{k} -{v:g}" for k, v in lost.items()) or "none"
-            print(f"{variant.kind} {variant.name:28s} lost: {lost_text:40s} {verdict}")
+    for variant, result in zip(variants, results):
+        lost = {k: round(SECTIONS[k][1] - v, 4) for k, v in result["sections"].items() if SECTIONS[k][1] - v > 1e-6}
+        if variant.kind == "chaff":
+            good = lost.get(variant.item, 0) > 0
+            verdict = "ok (caught)" if good else f"FAIL: no points lost on {variant.item}"
+        else:
+            good = not lost
+            verdict = "ok (full marks)" if good else "FAIL: a valid implementation lost points"
+        counts[variant.kind][0] += good
+        counts[variant.kind][1] += 1
+        ok &= good
+        lost_text = ", ".join(f"{k} -{v:g}" for k, v in lost.items()) or "none"
+        print(f"{variant.kind} {variant.name:28s} lost: {lost_text:40s} {verdict}")
+    print(f"({len(variants)} variants graded in {time.time() - t0:.0f} s with {workers} workers)")
     for kind, (good, total) in counts.items():
         print(f"{kind}s: {good}/{total} " + ("lose points on their tagged item" if kind == "chaff" else "get full marks"))
     return ok

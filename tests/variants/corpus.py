@@ -1,0 +1,350 @@
+"""The corpus: chaffs (one real mistake each, tagged with the rubric section it must cost)
+and wheats (valid alternatives that must get full marks)."""
+from __future__ import annotations
+
+from variants import Edit, Variant, chaff
+
+D, C, L, IS, F = "dcgan.py", "cyclegan.py", "dataloader.py", "inception_score.py", "fid.py"
+
+CHAFFS = [
+    # ---------------------------------------------------------------- 1.1 DCGAN model
+    chaff("lrelu-default-slope", "dcgan_model", D,
+          'self.layer1 = conv(3, 64, 4, stride=2, pad=1, norm="bn", activation="lrelu")',
+          "self.layer1 = nn.Sequential(nn.Conv2d(3, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.LeakyReLU())"),
+    chaff("deconv-bias", "dcgan_model", D,
+          'deconv(256, 128, 4, stride=2, pad=1, norm="bn", activation="relu")',
+          'deconv(256, 128, 4, stride=2, pad=1, bias=True, norm="bn", activation="relu")'),
+    chaff("sigmoid-for-lsgan", "dcgan_model", D,
+          'activation="sigmoid" if type == "gan" else None)',
+          'activation="sigmoid" if type in ("gan", "lsgan") else None)'),
+    chaff("no-sigmoid-for-gan", "dcgan_model", D,
+          'activation="sigmoid" if type == "gan" else None)', "activation=None)"),
+    chaff("bn-on-last-g-layer", "dcgan_model", D,
+          'deconv(64, 3, 4, stride=2, pad=1, norm=None, activation="tanh")',
+          'deconv(64, 3, 4, stride=2, pad=1, norm="bn", activation="tanh")'),
+    chaff("relu-in-discriminator", "dcgan_model", D,
+          'conv(64, 128, 4, stride=2, pad=1, norm="bn", activation="lrelu")',
+          'conv(64, 128, 4, stride=2, pad=1, norm="bn", activation="relu")'),
+    chaff("tanh-twice", "dcgan_model", D,
+          "return self.layer4(self.layer3(self.layer2(self.layer1(z))))",
+          "return torch.tanh(self.layer4(self.layer3(self.layer2(self.layer1(z)))))"),
+    chaff("d-last-conv-stride-2", "dcgan_model", D,
+          "self.layer4 = conv(256, 1, 4, stride=1, pad=0", "self.layer4 = conv(256, 1, 4, stride=2, pad=1"),
+    # ---------------------------------------------------------------- 1.2 DCGAN training
+    chaff("fake-labelled-real", "dcgan_training", D,
+          "F.binary_cross_entropy(d_fake, zeros)", "F.binary_cross_entropy(d_fake, ones)"),
+    chaff("no-detach-in-d-step", "dcgan_training", D, "fake = self.G(z).detach()", "fake = self.G(z)"),
+    chaff("lsgan-d-without-half", "dcgan_training", D,
+          "return 0.5 * (F.mse_loss(d_real, ones) + F.mse_loss(d_fake, zeros))",
+          "return F.mse_loss(d_real, ones) + F.mse_loss(d_fake, zeros)"),
+    chaff("wgan-signs-flipped", "dcgan_training", D,
+          "loss = -d_real.mean() + d_fake.mean()", "loss = d_real.mean() - d_fake.mean()"),
+    chaff("clipping-applied-to-g", "dcgan_training", D,
+          "for p in self.D.parameters():\n                p.clamp_", "for p in self.G.parameters():\n                p.clamp_"),
+    chaff("gp-per-pixel-norm", "dcgan_training", D,
+          "norm = grad.reshape(grad.size(0), -1).norm(2, dim=1)", "norm = grad.norm(2, dim=1)"),
+    chaff("gp-squared-norm", "dcgan_training", D,
+          "return ((norm - 1) ** 2).mean()", "return ((norm ** 2 - 1) ** 2).mean()"),
+    chaff("gp-no-create-graph", "dcgan_training", D, "create_graph=True, retain_graph=True",
+          "create_graph=False, retain_graph=True"),
+    chaff("gp-weight-missing", "dcgan_training", D,
+          "loss = loss + GP_WEIGHT * self.gp(", "loss = loss + self.gp("),
+    chaff("alpha-per-batch", "dcgan_training", D,
+          "alpha = torch.rand(real_img.size(0), 1, 1, 1, device=real_img.device)",
+          "alpha = torch.rand(1, device=real_img.device)"),
+    chaff("alpha-per-pixel", "dcgan_training", D,
+          "alpha = torch.rand(real_img.size(0), 1, 1, 1, device=real_img.device)", "alpha = torch.rand_like(real_img)"),
+    chaff("gp-at-real-images", "dcgan_training", D,
+          "x_hat = (alpha * real_img + (1 - alpha) * fake).requires_grad_(True)",
+          "x_hat = real_img.clone().requires_grad_(True)"),
+    chaff("gan-g-saturating-loss", "dcgan_training", D,
+          "return F.binary_cross_entropy(d_fake, torch.ones_like(d_fake))",
+          "return -F.binary_cross_entropy(d_fake, torch.zeros_like(d_fake))"),
+    chaff("lsgan-g-target-zero", "dcgan_training", D,
+          "return F.mse_loss(d_fake, torch.ones_like(d_fake))", "return F.mse_loss(d_fake, torch.zeros_like(d_fake))"),
+    chaff("wgan-g-sign", "dcgan_training", D, "        return -d_fake.mean()\n", "        return d_fake.mean()\n"),
+    chaff("clip-range-0.1", "dcgan_training", D, "p.clamp_(-CLIP_VALUE, CLIP_VALUE)", "p.clamp_(-0.1, 0.1)"),
+    chaff("clipping-for-wgan-gp-too", "dcgan_training", D,
+          'if self.type == "wgan":\n            self.clip_weights()',
+          'if self.type in ("wgan", "wgan-gp"):\n            self.clip_weights()'),
+    chaff("no-g-optimizer-step", "dcgan_training", D,
+          "loss_G.backward()\n        self.optim_G.step()", "loss_G.backward()"),
+    # ---------------------------------------------------------------- 2.1 CycleGAN model
+    chaff("zero-padding-in-generator", "cyclegan_model", C,
+          "nn.ReflectionPad2d(3),\n            conv(input_nc, ngf, 7, stride=1, pad=0,",
+          "conv(input_nc, ngf, 7, stride=1, pad=3,"),
+    chaff("affine-instance-norm", "cyclegan_model", C,
+          'conv(ndf, ndf * 2, 4, stride=2, pad=1, bias=True, norm="in", activation="lrelu")',
+          "nn.Sequential(nn.Conv2d(ndf, ndf * 2, 4, 2, 1), nn.InstanceNorm2d(ndf * 2, affine=True), nn.LeakyReLU(0.2))"),
+    chaff("residual-without-skip", "cyclegan_model", C,
+          "return x + self.conv_block(x)", "return self.conv_block(x)"),
+    chaff("relu-after-residual-sum", "cyclegan_model", C,
+          "return x + self.conv_block(x)", "return F.relu(x + self.conv_block(x))"),
+    chaff("patchgan-4th-conv-stride-2", "cyclegan_model", C,
+          "conv(ndf * 4, ndf * 8, 4, stride=1, pad=1", "conv(ndf * 4, ndf * 8, 4, stride=2, pad=1"),
+    chaff("in-on-patchgan-first-layer", "cyclegan_model", C,
+          'conv(input_nc, ndf, 4, stride=2, pad=1, bias=False, norm=None, activation="lrelu")',
+          'conv(input_nc, ndf, 4, stride=2, pad=1, bias=False, norm="in", activation="lrelu")'),
+    chaff("shared-residual-block", "cyclegan_model", C,
+          "*[ResnetBlock(ngf * 4) for _ in range(6)]", "*[ResnetBlock(ngf * 4)] * 6"),
+    chaff("five-residual-blocks", "cyclegan_model", C,
+          "*[ResnetBlock(ngf * 4) for _ in range(6)]", "*[ResnetBlock(ngf * 4) for _ in range(5)]"),
+    chaff("output-conv-with-bias", "cyclegan_model", C,
+          'conv(ngf, output_nc, 7, stride=1, pad=0, bias=False, norm=None, activation="tanh")',
+          'conv(ngf, output_nc, 7, stride=1, pad=0, bias=True, norm=None, activation="tanh")'),
+    chaff("upsample-without-instance-norm", "cyclegan_model", C,
+          'deconv(ngf * 2, ngf, 3, stride=2, pad=1, output_padding=1, bias=True, norm="in", activation="relu")',
+          'deconv(ngf * 2, ngf, 3, stride=2, pad=1, output_padding=1, bias=True, norm=None, activation="relu")'),
+    # ---------------------------------------------------------------- 2.2 CycleGAN training
+    chaff("paired-dataset", "cyclegan_training", L,
+          "self.files_B[random.randrange(len(self.files_B))]", "self.files_B[index % len(self.files_B)]"),
+    chaff("unsorted-file-lists", "cyclegan_training", L,
+          "self.files_A = sorted(p for p in dir_A.iterdir() if p.suffix.lower() in IMG_EXTENSIONS)",
+          "self.files_A = [p for p in dir_A.iterdir() if p.suffix.lower() in IMG_EXTENSIONS]\n"
+          "        random.Random(3).shuffle(self.files_A)  # stands for os.listdir's arbitrary order"),
+    chaff("non-image-files-listed", "cyclegan_training", L,
+          "self.files_A = sorted(p for p in dir_A.iterdir() if p.suffix.lower() in IMG_EXTENSIONS)",
+          "self.files_A = sorted(dir_A.iterdir())"),
+    chaff("length-of-B", "cyclegan_training", L, "return len(self.files_A)", "return len(self.files_B)"),
+    chaff("no-rgb-conversion", "cyclegan_training", L,
+          'image_B = Image.open(self.files_B[random.randrange(len(self.files_B))]).convert("RGB")',
+          "image_B = Image.open(self.files_B[random.randrange(len(self.files_B))])"),
+    chaff("identity-through-wrong-generator", "cyclegan_training", C,
+          "identity = F.l1_loss(self.netG_A2B(real_B), real_B) + F.l1_loss(self.netG_B2A(real_A), real_A)",
+          "identity = F.l1_loss(self.netG_B2A(real_B), real_B) + F.l1_loss(self.netG_A2B(real_A), real_A)"),
+    chaff("cycle-loss-with-mse", "cyclegan_training", C,
+          "cycle = F.l1_loss(self.netG_B2A(fake_B), real_A) + F.l1_loss(self.netG_A2B(fake_A), real_B)",
+          "cycle = F.mse_loss(self.netG_B2A(fake_B), real_A) + F.mse_loss(self.netG_A2B(fake_A), real_B)"),
+    chaff("identity-weight-0.5", "cyclegan_training", C, "LAMBDA_IDENTITY = 5.0", "LAMBDA_IDENTITY = 0.5"),
+    chaff("cycle-weight-missing", "cyclegan_training", C,
+          "total = adv + LAMBDA_CYCLE * cycle + LAMBDA_IDENTITY * identity",
+          "total = adv + cycle + LAMBDA_IDENTITY * identity"),
+    chaff("adv-with-wrong-discriminator", "cyclegan_training", C,
+          "pred_B, pred_A = self.netD_B(fake_B), self.netD_A(fake_A)",
+          "pred_B, pred_A = self.netD_A(fake_B), self.netD_B(fake_A)"),
+    chaff("adv-target-zero", "cyclegan_training", C,
+          "adv = F.mse_loss(pred_B, torch.ones_like(pred_B))", "adv = F.mse_loss(pred_B, torch.zeros_like(pred_B))"),
+    chaff("d-loss-halved", "cyclegan_training", C,
+          "return F.mse_loss(pred_real, torch.ones_like(pred_real)) + F.mse_loss(pred_fake, torch.zeros_like(pred_fake))",
+          "return 0.5 * (F.mse_loss(pred_real, torch.ones_like(pred_real))"
+          " + F.mse_loss(pred_fake, torch.zeros_like(pred_fake)))"),
+    chaff("d-loss-no-detach", "cyclegan_training", C,
+          "pred_real, pred_fake = netD(real), netD(fake.detach())", "pred_real, pred_fake = netD(real), netD(fake)"),
+    # ---------------------------------------------------------------- 3.1 Inception Score
+    chaff("is-reversed-kl", "inception_score", IS,
+          "kl = (xlogy(part, part) - xlogy(part, marginal)).sum(axis=1)",
+          "kl = (xlogy(marginal, marginal) - xlogy(marginal, part)).sum(axis=1)"),
+    chaff("is-mean-of-exp", "inception_score", IS, "scores.append(np.exp(kl.mean()))", "scores.append(np.exp(kl).mean())"),
+    chaff("is-marginal-over-classes", "inception_score", IS,
+          "marginal = part.mean(axis=0, keepdims=True)", "marginal = part.mean(axis=1, keepdims=True)"),
+    chaff("is-global-marginal", "inception_score", IS,
+          "marginal = part.mean(axis=0, keepdims=True)", "marginal = probs.mean(axis=0, keepdims=True)"),
+    chaff("is-splits-drop-remainder", "inception_score", IS,
+          "part = probs[i * n // splits:(i + 1) * n // splits]", "part = probs[i * (n // splits):(i + 1) * (n // splits)]"),
+    chaff("is-std-ddof-1", "inception_score", IS,
+          "return float(np.mean(scores)), float(np.std(scores))",
+          "return float(np.mean(scores)), float(np.std(scores, ddof=1))"),
+    chaff("is-log2", "inception_score", IS, "scores.append(np.exp(kl.mean()))", "scores.append(np.exp(kl.mean() / np.log(2)))  # KL in bits"),
+    # ---------------------------------------------------------------- 3.2 FID
+    chaff("fid-without-factor-2", "fid", F, "- 2 * tr_covmean)", "- tr_covmean)"),
+    chaff("fid-sqrtm-of-sum", "fid", F,
+          "tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()",
+          "tr_covmean = np.trace(__import__('scipy.linalg').linalg.sqrtm(sigma1 + sigma2)).real"),
+    chaff("fid-dmu-not-squared", "fid", F, "return float(diff @ diff +", "return float(np.sqrt(diff @ diff) +"),
+    chaff("fid-covariance-ddof-0", "fid", F,
+          "np.cov(features, rowvar=False)", "np.cov(features, rowvar=False, bias=True)"),
+    chaff("fid-covariance-of-samples", "fid", F, "np.cov(features, rowvar=False)", "np.cov(features)"),
+    chaff("fid-sqrt-of-trace", "fid", F,
+          "tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()",
+          "tr_covmean = np.sqrt(np.trace(sigma1 @ sigma2))"),
+    # ---------------------------------------------------------------- 3.3 Testing
+    Variant("scores-missing-cyclegan", "chaff", "testing",
+            artifact_edit=("inception_score.txt", "cyclegan: IS = 3.1874 +- 0.2215 (N=309)\n", "")),
+    Variant("scores-in-another-format", "chaff", "testing",
+            artifact_edit=("inception_score.txt", "dcgan-wgan: IS = 5.1290 +- 0.0804 (N=5000)", "wgan 5.129")),
+]
+
+WHEATS = [
+    Variant("dcgan-functional-activations", "wheat", "", [
+        Edit(D, "self.layer1 = deconv(", """
+            self.d1 = nn.ConvTranspose2d(256, 256, 4, 1, 0, bias=False)
+            self.b1 = nn.BatchNorm2d(256)
+            self.d2 = nn.ConvTranspose2d(256, 128, 4, 2, 1, bias=False)
+            self.b2 = nn.BatchNorm2d(128)
+            self.d3 = nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False)
+            self.b3 = nn.BatchNorm2d(64)
+            self.d4 = nn.ConvTranspose2d(64, 3, 4, 2, 1, bias=False)
+            """, block=True),
+        Edit(D, "return self.layer4(self.layer3(", """
+            h = F.relu(self.b1(self.d1(z)))
+            h = F.relu(self.b2(self.d2(h)))
+            h = F.relu(self.b3(self.d3(h)))
+            return torch.tanh(self.d4(h))
+            """, block=True),
+        Edit(D, "self.layer1 = conv(3, 64", """
+            self.convs = nn.ModuleList([nn.Conv2d(3, 64, 4, 2, 1, bias=False), nn.Conv2d(64, 128, 4, 2, 1, bias=False),
+                                        nn.Conv2d(128, 256, 4, 2, 1, bias=False)])
+            self.norms = nn.ModuleList([nn.BatchNorm2d(c) for c in (64, 128, 256)])
+            self.last = nn.Conv2d(256, 1, 4, 1, 0, bias=False)
+            """, block=True),
+        Edit(D, "out = self.layer4(self.layer3(", """
+            for conv_layer, norm in zip(self.convs, self.norms):
+                x = F.leaky_relu(norm(conv_layer(x)), negative_slope=0.2)
+            x = self.last(x).flatten(1)
+            return torch.sigmoid(x) if self.type == "gan" else x
+            """, block=True),
+    ]),
+    Variant("dcgan-sequential-and-hand-written-losses", "wheat", "", [
+        Edit(D, "with torch.no_grad():", """
+            for p in self.D.parameters():
+                p.data.clamp_(-0.01, 0.01)
+            """, block=True),
+        Edit(D, "self.layer1 = deconv(", """
+            self.main = nn.Sequential(
+                nn.ConvTranspose2d(256, 256, 4, 1, 0, bias=False), nn.BatchNorm2d(256), nn.ReLU(True),
+                nn.ConvTranspose2d(256, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(True),
+                nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(True),
+                nn.ConvTranspose2d(64, 3, 4, 2, 1, bias=False), nn.Tanh())
+            """, block=True),
+        Edit(D, "return self.layer4(self.layer3(", "return self.main(z)", block=True),
+        Edit(D, "fake = self.G(z).detach()", """
+            with torch.no_grad():
+                fake = self.G(z)
+            d_real, d_fake = self.D(real_img), self.D(fake)          # [B, 1]
+            if self.type == "gan":
+                return -(torch.log(d_real).mean() + torch.log(1 - d_fake).mean())
+            if self.type == "lsgan":
+                return 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake ** 2).mean()
+            critic = d_fake.mean() - d_real.mean()
+            if self.type == "wgan":
+                return critic
+            eps = torch.rand(len(real_img), 1, 1, 1).expand_as(real_img)
+            mixed = eps * real_img + (1 - eps) * fake
+            mixed.requires_grad_()
+            return critic + 10 * self.gp(self.D(mixed), mixed)
+            """, block=True),
+        Edit(D, "d_fake = self.D(self.G(z)).view(-1)", """
+            scores = self.D(self.G(z))
+            losses = {"gan": lambda s: nn.BCELoss()(s, torch.ones_like(s)),
+                      "lsgan": lambda s: nn.MSELoss()(s, torch.ones_like(s))}
+            return losses.get(self.type, lambda s: -s.mean())(scores)
+            """, block=True),
+        Edit(D, "grad = torch.autograd.grad(", """
+            (g,) = torch.autograd.grad(y.sum(), x, create_graph=True)
+            return (torch.sqrt((g.flatten(1) ** 2).sum(dim=1)) - 1).pow(2).mean()
+            """, block=True),
+    ]),
+    Variant("cyclegan-attributes-reflect-mode-functional-in", "wheat", "", [
+        Edit(C, "self.conv_block = nn.Sequential(", """
+            self.conv1 = nn.Conv2d(dim, dim, 3, 1, 1, padding_mode="reflect")
+            self.conv2 = nn.Conv2d(dim, dim, 3, 1, 1, padding_mode="reflect")
+            """, block=True),
+        Edit(C, "return x + self.conv_block(x)", """
+            h = F.relu(F.instance_norm(self.conv1(x)))
+            return x + F.instance_norm(self.conv2(h))
+            """, block=True),
+        Edit(C, "self.model = nn.Sequential(", """
+            self.stem = nn.Conv2d(input_nc, ngf, 7, padding=3, padding_mode="reflect")
+            self.down = nn.ModuleList([nn.Conv2d(ngf, ngf * 2, 3, 2, 1), nn.Conv2d(ngf * 2, ngf * 4, 3, 2, 1)])
+            self.blocks = nn.Sequential(*(ResnetBlock(ngf * 4) for _ in range(6)))
+            self.up = nn.ModuleList([nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1, output_padding=1),
+                                     nn.ConvTranspose2d(ngf * 2, ngf, 3, 2, 1, output_padding=1)])
+            self.head = nn.Conv2d(ngf, output_nc, 7, padding=3, padding_mode="reflect", bias=False)
+            """, block=True, nth=0),
+        Edit(C, "return self.model(x)", """
+            x = F.relu(F.instance_norm(self.stem(x)))
+            for layer in self.down:
+                x = F.relu(F.instance_norm(layer(x)))
+            x = self.blocks(x)
+            for layer in self.up:
+                x = F.relu(F.instance_norm(layer(x)))
+            return torch.tanh(self.head(x))
+            """, block=True, nth=0),
+    ]),
+    Variant("cyclegan-loss-modules-other-order", "wheat", "", [
+        Edit(C, "fake_B, fake_A = self.netG_A2B(real_A), self.netG_B2A(real_B)", """
+            l1, mse = nn.L1Loss(), nn.MSELoss()
+            identity = l1(self.netG_B2A(real_A), real_A) + l1(self.netG_A2B(real_B), real_B)
+            fake_A = self.netG_B2A(real_B)
+            fake_B = self.netG_A2B(real_A)
+            cycle = l1(self.netG_A2B(fake_A), real_B) + l1(self.netG_B2A(fake_B), real_A)
+            score_A, score_B = self.netD_A(fake_A), self.netD_B(fake_B)
+            adv = mse(score_A, torch.ones_like(score_A)) + mse(score_B, torch.ones_like(score_B))
+            return {"total": 5 * identity + 10 * cycle + adv, "adv": adv, "cycle": cycle, "identity": identity}
+            """, block=True),
+        Edit(C, "pred_real, pred_fake = netD(real), netD(fake.detach())", """
+            return (netD(real) - 1).pow(2).mean() + netD(fake.detach()).pow(2).mean()
+            """, block=True),
+    ]),
+    Variant("dataset-torch-sampling-and-glob", "wheat", "", [
+        Edit(L, "self.files_A = sorted(", """
+            def images(folder):
+                return sorted((p for p in folder.glob("*") if p.suffix.lower() in IMG_EXTENSIONS), key=lambda p: p.name)
+            self.files_A, self.files_B = images(dir_A), images(dir_B)
+            """, block=True),
+        Edit(L, 'image_A = Image.open(self.files_A[index]).convert("RGB")', """
+            j = int(torch.randint(len(self.files_B), (1,)).item())
+            pair = [Image.open(path).convert("RGB") for path in (self.files_A[index], self.files_B[j])]
+            return tuple(self.transform(image) for image in pair)
+            """, block=True),
+    ]),
+    Variant("fid-scipy-sqrtm-and-manual-covariance", "wheat", "", [
+        Edit(F, "return features.mean(axis=0), np.cov(features, rowvar=False)", """
+            mu = features.mean(axis=0)
+            centered = features - mu
+            return mu, centered.T @ centered / (len(features) - 1)
+            """, block=True),
+        Edit(F, "diff = mu1 - mu2", """
+            from scipy import linalg
+            covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
+            return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean).real)
+            """, block=True),
+    ]),
+    Variant("fid-complex-eigenvalues", "wheat", "", [
+        Edit(F, "diff = mu1 - mu2", """
+            eigenvalues = np.linalg.eigvals(sigma1 @ sigma2).astype(np.complex128)
+            tr_covmean = np.sqrt(eigenvalues).real.sum()
+            return float(np.dot(mu1 - mu2, mu1 - mu2) + np.trace(sigma1 + sigma2) - 2 * tr_covmean)
+            """, block=True),
+    ]),
+    Variant("is-plain-logs", "wheat", "", [
+        Edit(IS, "from scipy.special import xlogy", """
+            scores = []
+            n = len(probs)
+            for i in range(splits):
+                part = probs[i * n // splits:(i + 1) * n // splits]
+                py = part.mean(axis=0)
+                safe = np.where(part > 0, part, 1.0)
+                kl = np.sum(np.where(part > 0, part * (np.log(safe) - np.log(np.where(py > 0, py, 1.0))), 0.0), axis=1)
+                scores.append(np.exp(np.mean(kl)))
+            return float(np.mean(scores)), float(np.std(scores))
+            """, block=True),
+    ]),
+    Variant("is-scipy-entropy", "wheat", "", [
+        Edit(IS, "from scipy.special import xlogy", """
+            from scipy.stats import entropy
+            n = len(probs)
+            bounds = [(i * n // splits, (i + 1) * n // splits) for i in range(splits)]
+            scores = []
+            for lo, hi in bounds:
+                part = probs[lo:hi]
+                py = np.mean(part, axis=0)
+                scores.append(np.exp(np.mean([entropy(row, py) for row in part])))
+            return float(np.mean(scores)), float(np.std(scores))
+            """, block=True),
+    ]),
+    Variant("is-log-sum-exp-from-log-probs", "wheat", "", [
+        Edit(IS, "from scipy.special import xlogy", """
+            from scipy.special import logsumexp
+            with np.errstate(divide="ignore"):
+                logp = np.log(probs)
+            n, scores = len(probs), []
+            for i in range(splits):
+                lp = logp[i * n // splits:(i + 1) * n // splits]
+                log_py = logsumexp(lp, axis=0) - np.log(len(lp))
+                terms = np.where(np.isfinite(lp), np.exp(lp) * (lp - np.where(np.isfinite(log_py), log_py, 0)), 0.0)
+                scores.append(np.exp(terms.sum(axis=1).mean()))
+            return float(np.mean(scores)), float(np.std(scores))
+            """, block=True),
+    ]),
+]
