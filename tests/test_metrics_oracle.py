@@ -106,3 +106,24 @@ def test_is_and_fid_on_folders_match_torch_fidelity(random_weights, image_folder
     with pytest.warns(UserWarning, match="singular"):
         ours = fid.fid_between(FolderDataset(a, uint8), FolderDataset(b), batch_size=7, net=net)
     assert ours == pytest.approx(ref["frechet_inception_distance"], rel=1e-6)
+
+
+def test_metric_clis_on_folders(random_weights, image_folders):
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[1]
+    a, b = image_folders
+    out = subprocess.run([sys.executable, str(repo / "fid.py"), str(a), str(b), "--weights", str(random_weights),
+                          "--batch_size", "8"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    net = inception.load_fid_inception(random_weights)
+    with pytest.warns(UserWarning):
+        expected = fid.fid_between(FolderDataset(a, T.PILToTensor()), FolderDataset(b, T.PILToTensor()), net=net)
+    assert float(out.stdout.strip().rsplit("= ", 1)[1]) == pytest.approx(expected, rel=1e-6)
+    out = subprocess.run([sys.executable, str(repo / "inception_score.py"), str(a), "--splits", "2", "--weights",
+                          str(random_weights)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "Inception Score of" in out.stdout and "(12 images, 2 splits)" in out.stdout
+    missing = subprocess.run([sys.executable, str(repo / "fid.py"), str(a), str(b), "--weights", "/nope.pth"],
+                             capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and missing.stderr.startswith("error: Inception weights not found")
