@@ -27,7 +27,7 @@ import inception  # noqa: E402
 
 def sqrtm_fd(mu1, s1, mu2, s2) -> float:
     """The common formula (pytorch-fid): scipy.linalg.sqrtm of the product."""
-    covmean, _ = scipy.linalg.sqrtm(s1.dot(s2), disp=False)
+    covmean = scipy.linalg.sqrtm(s1.dot(s2))
     diff = mu1 - mu2
     return float(diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real))
 
@@ -58,7 +58,7 @@ def main() -> None:
     t_kit, v_kit = best_time(lambda: fid.frechet_distance(mu1, s1, mu2, s2), args.repeats)
     t_sqrtm, v_sqrtm = best_time(lambda: sqrtm_fd(mu1, s1, mu2, s2), args.repeats)
     print(f"Frechet distance, {args.dims}-d statistics from N={args.n} (best of {args.repeats}):")
-    print(f"  kit (eigh, float64)  {t_kit:8.3f} s   FID = {v_kit:.10f}")
+    print(f"  kit (Cholesky+eigh) {t_kit:8.3f} s   FID = {v_kit:.10f}")
     print(f"  scipy sqrtm          {t_sqrtm:8.3f} s   FID = {v_sqrtm:.10f}")
     print(f"  speed-up {t_sqrtm / t_kit:.1f}x, relative difference {abs(v_kit - v_sqrtm) / abs(v_sqrtm):.2e}")
     torch.manual_seed(0)
