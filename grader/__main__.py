@@ -14,7 +14,36 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("verify", help="check the grader on the reference, the skeleton and the variants")
     p.add_argument("--no-variants", action="store_true", help="skip the wheats-and-chaffs corpus")
     p.add_argument("--workers", type=int, default=2)
+    p = sub.add_parser("grade", help="grade a folder of submissions (folders or .zip), isolated")
+    p.add_argument("submissions", type=Path)
+    p.add_argument("--out", type=Path, default=Path("grades"))
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=300, help="seconds per submission")
+    p.add_argument("--test-timeout", type=float, default=60, help="seconds per test")
+    p.add_argument("--memory-mb", type=int, default=6144)
+    p.add_argument("--force", action="store_true", help="re-grade submissions that already have results")
+    p = sub.add_parser("grade-one", help="grade one submission folder into a results.json (Gradescope)")
+    p.add_argument("submission", type=Path)
+    p.add_argument("--results", type=Path, required=True)
+    p.add_argument("--timeout", type=float, default=600)
+    p = sub.add_parser("gradescope", help="write a Gradescope autograder zip")
+    p.add_argument("--out", type=Path, default=Path("dist/autograder.zip"))
     args = parser.parse_args(argv)
+    if args.command == "grade":
+        from grader.batch import Limits, grade_class
+        if not args.submissions.is_dir():
+            print(f"error: {args.submissions} is not a folder of submissions", file=sys.stderr)
+            return 2
+        limits = Limits(timeout=args.timeout, test_timeout=args.test_timeout, memory_mb=args.memory_mb)
+        print(f"wrote {grade_class(args.submissions, args.out, args.workers, limits, args.force)}")
+        return 0
+    if args.command == "grade-one":
+        from grader.gradescope import grade_into
+        return grade_into(args.submission, args.results, args.timeout)
+    if args.command == "gradescope":
+        from grader.gradescope import build_autograder
+        print(f"wrote {build_autograder(args.out)}")
+        return 0
     if args.command == "assign":
         from grader.build import LeakError, assign
         from grader.markers import MarkerError

@@ -13,7 +13,7 @@ from grader.rubric import STUDENT_FILES
 
 KIT = Path(__file__).resolve().parent.parent
 GIVEN_FILES = ("util.py", "inception.py")          # not student work, always the kit's copy
-GRADER_FILES = ("__init__.py", "conftest.py", "rubric.py", "arch.py", "mocks.py")
+GRADER_FILES = ("__init__.py", "conftest.py", "rubric.py", "arch.py", "mocks.py", "probe.py")
 ARTIFACTS = ("inception_score.txt", "results")     # what the Testing section reads
 
 

@@ -23,6 +23,7 @@ SUBMISSION = Path(os.environ.get("GRADER_SUBMISSION", Path(__file__).resolve().p
 RESULTS = Path(os.environ.get("GRADER_RESULTS", SUBMISSION / "results.json"))
 sys.path.insert(0, str(SUBMISSION))
 
+from grader.probe import MODE, Probe  # noqa: E402
 from grader.rubric import SECTIONS, section_of  # noqa: E402
 
 _START = time.time()
@@ -33,6 +34,8 @@ _IMPORTS: dict[str, object] = {}
 # ----------------------------------------------------------------------------- student modules
 def student_module(name: str):
     """Import the student's `name`.py once; a broken file fails only the tests that need it."""
+    if MODE == "judge":
+        raise RuntimeError("student code is never run in judge mode")
     if name not in _IMPORTS:
         try:
             _IMPORTS[name] = importlib.import_module(name)
@@ -42,33 +45,49 @@ def student_module(name: str):
             _IMPORTS[name] = f"could not import {name}.py: {type(exc).__name__}: {exc}{at}"
     module = _IMPORTS[name]
     if isinstance(module, str):
-        pytest.fail(module, pytrace=False)
+        raise ImportError(module)
     return module
+
+
+class Student:
+    """A student module, imported on first use (inside a probe, so errors are recorded)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        return getattr(student_module(self._name), attr)
 
 
 @pytest.fixture
 def dcgan():
-    return student_module("dcgan")
+    return Student("dcgan")
 
 
 @pytest.fixture
 def cyclegan():
-    return student_module("cyclegan")
+    return Student("cyclegan")
 
 
 @pytest.fixture
 def dataloader():
-    return student_module("dataloader")
+    return Student("dataloader")
 
 
 @pytest.fixture
 def inception_score():
-    return student_module("inception_score")
+    return Student("inception_score")
 
 
 @pytest.fixture
 def fid():
-    return student_module("fid")
+    return Student("fid")
+
+
+@pytest.fixture
+def probe(request) -> Probe:
+    """probe(name, fn): what fn() returns from the student's code, as plain data (see probe.py)."""
+    return Probe(request.node.nodeid)
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 
-def fd(fid, mu1, s1, mu2, s2):
-    return float(fid.frechet_distance(mu1, s1, mu2, s2))
+def fd(fid, probe, mu1, s1, mu2, s2, name="distance"):
+    return probe(name, lambda: float(fid.frechet_distance(mu1, s1, mu2, s2)))
 
 
 def random_spd(rng, d, n=None):
@@ -21,11 +21,10 @@ def reference_fd(mu1, s1, mu2, s2):
 
 
 @pytest.mark.points(2)
-def test_feature_statistics_mean_and_unbiased_covariance(fid):
+def test_feature_statistics_mean_and_unbiased_covariance(fid, probe):
     """feature_statistics: float64 mean and covariance with N - 1"""
     feats = np.array([[1.0, 2.0, 0.0], [3.0, 6.0, 1.0], [5.0, 4.0, 2.0], [7.0, 0.0, 5.0]], dtype=np.float32)
-    mu, sigma = fid.feature_statistics(feats)
-    mu, sigma = np.asarray(mu), np.asarray(sigma)
+    mu, sigma = probe("statistics", lambda: [np.asarray(v) for v in fid.feature_statistics(feats)])
     centered = feats.astype(np.float64) - feats.astype(np.float64).mean(0)
     assert mu.shape == (3,) and sigma.shape == (3, 3), f"expected shapes (3,) and (3, 3), got {mu.shape}, {sigma.shape}"
     np.testing.assert_allclose(mu, [4.0, 3.0, 2.0], err_msg="mean over samples")
@@ -35,54 +34,54 @@ def test_feature_statistics_mean_and_unbiased_covariance(fid):
 
 
 @pytest.mark.points(2)
-def test_diagonal_gaussians_closed_form(fid):
+def test_diagonal_gaussians_closed_form(fid, probe):
     """Diagonal covariances: |dmu|^2 + sum (sqrt a_i - sqrt b_i)^2"""
     rng = np.random.default_rng(0)
     a, b = rng.uniform(0.2, 4, 8), rng.uniform(0.2, 4, 8)
     mu1, mu2 = rng.normal(size=8), rng.normal(size=8)
     expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
-    got = fd(fid, mu1, np.diag(a), mu2, np.diag(b))
+    got = fd(fid, probe, mu1, np.diag(a), mu2, np.diag(b))
     assert got == pytest.approx(expected, rel=1e-9), f"expected {expected:.6f}, got {got:.6f}"
 
 
 @pytest.mark.points(2)
-def test_non_commuting_covariances_and_rotation_invariance(fid):
+def test_non_commuting_covariances_and_rotation_invariance(fid, probe):
     """2x2 non-commuting case tr sqrt(AB) = sqrt(tr AB + 2 sqrt det AB); a shared rotation changes nothing"""
     s1, s2 = np.array([[2.0, 0.7], [0.7, 1.0]]), np.array([[1.5, -0.4], [-0.4, 3.0]])
     ab = s1 @ s2
     expected = np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.trace(ab) + 2 * np.sqrt(np.linalg.det(ab)))
-    got = fd(fid, np.zeros(2), s1, np.zeros(2), s2)
+    got = fd(fid, probe, np.zeros(2), s1, np.zeros(2), s2, "2x2")
     assert got == pytest.approx(expected, rel=1e-9), f"2x2 case: expected {expected:.6f}, got {got:.6f}"
     theta = 0.7
     q = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    rotated = fd(fid, q @ np.ones(2), q @ s1 @ q.T, np.zeros(2), q @ s2 @ q.T)
+    rotated = fd(fid, probe, q @ np.ones(2), q @ s1 @ q.T, np.zeros(2), q @ s2 @ q.T, "rotated")
     assert rotated == pytest.approx(expected + 2, rel=1e-9), "rotating both Gaussians must not change FID"
 
 
 @pytest.mark.points(1)
-def test_identical_statistics_give_zero(fid):
+def test_identical_statistics_give_zero(fid, probe):
     """FID of a distribution with itself is 0"""
     rng = np.random.default_rng(1)
     s, mu = random_spd(rng, 6), rng.normal(size=6)
-    assert abs(fd(fid, mu, s, mu, s)) < 1e-9, "FID(P, P) must be 0"
+    assert abs(fd(fid, probe, mu, s, mu, s)) < 1e-9, "FID(P, P) must be 0"
 
 
 @pytest.mark.points(2)
-def test_random_full_rank_statistics(fid):
+def test_random_full_rank_statistics(fid, probe):
     """Random full-rank 16-d statistics match |dmu|^2 + tr S1 + tr S2 - 2 tr sqrt(S1 S2)"""
     rng = np.random.default_rng(2)
     mu1, mu2, s1, s2 = rng.normal(size=16), rng.normal(size=16), random_spd(rng, 16), random_spd(rng, 16)
     expected = reference_fd(mu1, s1, mu2, s2)
-    got = fd(fid, mu1, s1, mu2, s2)
+    got = fd(fid, probe, mu1, s1, mu2, s2)
     assert got == pytest.approx(expected, rel=1e-7), f"expected {expected:.6f}, got {got:.6f}"
 
 
 @pytest.mark.points(1)
-def test_singular_covariances_from_few_samples(fid):
+def test_singular_covariances_from_few_samples(fid, probe):
     """N < D (singular covariances) still gives the right value"""
     rng = np.random.default_rng(3)
     s1, s2 = random_spd(rng, 12, n=6), random_spd(rng, 12, n=8)
     mu1, mu2 = rng.normal(size=12), rng.normal(size=12)
     expected = reference_fd(mu1, s1, mu2, s2)
-    got = fd(fid, mu1, s1, mu2, s2)
+    got = fd(fid, probe, mu1, s1, mu2, s2)
     assert got == pytest.approx(expected, rel=1e-5), f"expected {expected:.6f}, got {got:.6f}"
