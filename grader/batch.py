@@ -121,9 +121,9 @@ def _limits(limits: Limits):
 def record(folder: Path, limits: Limits, isolation: list[str] | None) -> tuple[str, float]:
     """Step 1: the grader in record mode on untrusted code; returns (status, seconds).
 
-    One process runs every section. If it dies or hangs (os._exit, a kill, a timeout), each
-    section that has recorded nothing yet runs again in a process of its own, so a crash in
-    one file costs only the items that need it."""
+    One process runs every section. Each section that recorded nothing there (the process died,
+    hung, or was tampered with before reaching it) runs again in a process of its own, so a
+    crash in one file costs only the items that need it."""
     drop = []
     if can_drop_privileges():
         for path in [folder, *folder.rglob("*")]:
@@ -131,11 +131,10 @@ def record(folder: Path, limits: Limits, isolation: list[str] | None) -> tuple[s
         drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
     start = time.time()
     status = _record_run(folder, ["grader"], limits, limits.timeout, isolation, drop)
-    if status != "ok":
-        done = recorded_sections(folder / ".grader-record.jsonl")
-        for key in SECTIONS:
-            if key not in done:
-                _record_run(folder, [f"grader/test_{key}.py"], limits, min(limits.timeout, 120), isolation, drop)
+    done = recorded_sections(folder / ".grader-record.jsonl")
+    for key in SECTIONS:
+        if key not in done:
+            _record_run(folder, [f"grader/test_{key}.py"], limits, min(limits.timeout, 120), isolation, drop)
     return status, time.time() - start
 
 
