@@ -132,9 +132,11 @@ def record(folder: Path, limits: Limits, isolation: list[str] | None) -> tuple[s
     start = time.time()
     status = _record_run(folder, ["grader"], limits, limits.timeout, isolation, drop)
     done = recorded_sections(folder / ".grader-record.jsonl")
-    for key in SECTIONS:
-        if key not in done:
-            _record_run(folder, [f"grader/test_{key}.py"], limits, min(limits.timeout, 120), isolation, drop)
+    rerun = [key for key in SECTIONS if key not in done]
+    for key in rerun:
+        _record_run(folder, [f"grader/test_{key}.py"], limits, min(limits.timeout, 120), isolation, drop)
+    if rerun:
+        status += f"; stopped early, re-ran {', '.join(rerun)} separately"
     return status, time.time() - start
 
 
@@ -292,6 +294,7 @@ def summarize(out: Path, ids: list[str]) -> None:
         print(f"  {title:45s} mean {mean:6.2f} / {points}")
     kinds: dict[str, int] = {}
     for r in rows:
-        kind = r.get("status", "").split(" (")[0].split(" after")[0]
+        kind = r.get("status", "").split(";")[0].split(" (")[0].split(" after")[0]
+        kind += " (stopped early)" if "stopped early" in r.get("status", "") else ""
         kinds[kind] = kinds.get(kind, 0) + 1
     print("  record step: " + ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())))

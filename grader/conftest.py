@@ -135,7 +135,7 @@ def _short(report) -> str:
         text = report.longrepr.reprcrash.message
     else:
         text = str(report.longrepr)
-    return text.strip()[:2000]
+    return text.strip().removeprefix("grader.probe.ProbeError: ")[:2000]
 
 
 @pytest.hookimpl(hookwrapper=True)

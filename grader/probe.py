@@ -165,6 +165,8 @@ class Probe:
 def describe(exc: BaseException) -> str:
     import traceback
     tb = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-    student = [f for f in tb if "grader" not in Path(f.filename).parts]
+    root = os.environ.get("GRADER_SUBMISSION", "")
+    student = [f for f in tb if "grader" not in Path(f.filename).parts and f.filename.startswith(root)]
     where = f" (line {student[-1].lineno} of {Path(student[-1].filename).name})" if student else ""
-    return f"{type(exc).__name__}: {exc}{where}"[:2000]
+    name = "Timeout" if "Timeout" in str(exc) and type(exc).__name__ == "Failed" else type(exc).__name__
+    return f"{name}: {exc}{where}"[:2000]
