@@ -116,3 +116,19 @@ def test_cyclegan_missing_dataset_names_download_and_offline_option(tmp_path):
     result = run_cli("cyclegan.py", "--epochs", "1", data_root=tmp_path, cwd=tmp_path)
     assert result.returncode == 2
     assert "download_dataset.sh" in result.stderr and "--dataset seasons" in result.stderr
+
+
+def test_cyclegan_steps_touch_only_their_own_networks():
+    torch.manual_seed(0)
+    solver = cyclegan.CycleGAN_Solver(device="cpu", pool_size=0)
+    ids = lambda *nets: {id(p) for n in nets for p in n.parameters()}   # noqa: E731
+    in_opt = lambda opt: {id(p) for g in opt.param_groups for p in g["params"]}   # noqa: E731
+    assert in_opt(solver.optim_G) == ids(solver.netG_A2B, solver.netG_B2A)
+    assert in_opt(solver.optim_D) == ids(solver.netD_A, solver.netD_B)
+    snapshot = {k: [p.detach().clone() for p in n.parameters()] for k, n in solver.networks().items()}
+    for group in solver.optim_D.param_groups:
+        group["lr"] = 0.0                                   # only the generator step may move anything
+    solver.train_step(torch.randn(1, 3, 32, 32), torch.randn(1, 3, 32, 32))
+    moved = {k: any(not torch.equal(a, b) for a, b in zip(snapshot[k], n.parameters()))
+             for k, n in solver.networks().items()}
+    assert moved == {"G_A2B": True, "G_B2A": True, "D_A": False, "D_B": False}
