@@ -51,7 +51,7 @@ def graded_class(tmp_path_factory):
     shutil.make_archive(str(root / "zipped-reference"), "zip", zipped.parent)
     before = tree_digest(root), tree_digest(REPO / "grader"), (REPO / "dcgan.py").read_bytes()
     out = tmp / "grades"
-    grade_class(root, out, workers=2, limits=Limits(timeout=150, test_timeout=6))
+    grade_class(root, out, workers=2, limits=Limits(timeout=200, test_timeout=10))
     after = tree_digest(root), tree_digest(REPO / "grader"), (REPO / "dcgan.py").read_bytes()
     return root, out, before, after
 
