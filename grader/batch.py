@@ -86,7 +86,7 @@ def submission_files(src: Path) -> dict[str, bytes]:
                 continue
             take(path.relative_to(src).as_posix(), path.read_bytes)
     # strip one common top folder (hw3-12345/dcgan.py), then keep only manifest files
-    prefixes = {rel.split("/", 1)[0] for rel in entries if "/" in rel}
+    prefixes = {rel.split("/", 1)[0] for rel in entries if "/" in rel} - {"__MACOSX"}
     if not any(manifest_name(rel) for rel in entries) and len(prefixes) == 1:
         top = prefixes.pop() + "/"
         entries = {rel[len(top):]: data for rel, data in entries.items() if rel.startswith(top)}
@@ -126,8 +126,9 @@ def record(folder: Path, limits: Limits, isolation: list[str] | None) -> tuple[s
     crash in one file costs only the items that need it."""
     drop = []
     if can_drop_privileges():
-        for path in [folder, *folder.rglob("*")]:
-            os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+        # nobody may add files (the record) but not change, rename or delete the grader's or the
+        # submission's: everything stays root's, and the folder gets the sticky bit
+        os.chmod(folder, 0o1777)
         drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
     start = time.time()
     status = _record_run(folder, ["grader"], limits, limits.timeout, isolation, drop)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import Limits, grade_class, network_isolation, section_scores
+from grader.batch import Limits, can_drop_privileges, grade_class, network_isolation, section_scores
 from grader.gradescope import build_autograder
 from grader.rubric import SECTIONS, STUDENT_FILES, TOTAL
 from grader.verify import sample_artifacts
@@ -48,6 +48,8 @@ def graded_class(tmp_path_factory):
         sub = reference_submission(root / name, artifacts)
         (sub / file).write_text(attacked_source((REPO / file).read_text(), code))
     zipped = reference_submission(tmp / "zipped" / "hw3-20201234", artifacts)     # a .zip with a top folder
+    (tmp / "zipped" / "__MACOSX").mkdir()                                           # and macOS debris
+    (tmp / "zipped" / "__MACOSX" / "._dcgan.py").write_bytes(b"\0\5junk")
     shutil.make_archive(str(root / "zipped-reference"), "zip", zipped.parent)
     before = tree_digest(root), tree_digest(REPO / "grader"), (REPO / "dcgan.py").read_bytes()
     out = tmp / "grades"
@@ -76,8 +78,8 @@ def test_attack_never_raises_a_score_and_costs_only_its_items(graded_class, atta
     affected = ATTACKS[attack][2]
     if attack == "network-socket" and network_isolation() is None:
         affected = {"fid"}        # without a network namespace the socket connects and the module exits
-    if attack == "delete-files":
-        affected = {"inception_score"}     # it deleted inception_score.py in its own sandbox
+    if attack == "delete-files":         # as nobody it cannot delete; as root only in its own sandbox
+        affected = set() if can_drop_privileges() else {"inception_score"}
     assert res["score"] <= TOTAL
     for key, points in FULL.items():
         if key in affected:
