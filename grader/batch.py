@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 
 from grader.build import copy_grader, sandbox
 from grader.rubric import SECTIONS, STUDENT_FILES, TOTAL
-from grader.run import GRADER_ENV, read_results
+from grader.run import GRADER_ENV
 
 NOBODY = 65534
 MAX_FILE_BYTES = 20 * 1024 * 1024          # any one submitted file

@@ -2,7 +2,6 @@
 the same scores twice, and (tests/variants) costs every chaff its tagged item and no wheat a point."""
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 import time

@@ -1,7 +1,6 @@
 import random
 
 import pytest
-import torch
 from PIL import Image
 
 import dataloader

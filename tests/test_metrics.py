@@ -1,5 +1,4 @@
 """Metric formulas against closed forms, and the pipeline's error handling."""
-import warnings
 
 import numpy as np
 import pytest
