@@ -90,14 +90,18 @@ def save_images(images: torch.Tensor, folder: str | Path, start: int = 0, names:
 
 
 # ----------------------------------------------------------------------------- checkpoints
-def save_checkpoint(model: nn.Module, path: str | Path, device: torch.device | str | None = None) -> None:
-    """Save a model's state_dict (on the CPU, so it loads anywhere). Written atomically."""
+def _torch_save_atomic(obj: object, path: str | Path) -> None:
+    """torch.save through a temporary file, so a crash never leaves a half-written checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
+    torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, device: torch.device | str | None = None) -> None:
+    """Save a model's state_dict (on the CPU, so it loads anywhere). Written atomically."""
+    _torch_save_atomic({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
 
 
 def load_checkpoint(model: nn.Module, path: str | Path, device: torch.device | str | None = None) -> nn.Module:
@@ -184,11 +188,7 @@ class ImagePool:
 # ----------------------------------------------------------------------------- training state
 def save_training_state(path: str | Path, epoch: int, parts: dict[str, nn.Module | torch.optim.Optimizer]) -> None:
     """Everything needed to resume: state_dicts of networks and optimizers, and the epoch done."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"epoch": epoch, **{name: part.state_dict() for name, part in parts.items()}}, tmp)
-    os.replace(tmp, path)
+    _torch_save_atomic({"epoch": epoch, **{name: part.state_dict() for name, part in parts.items()}}, path)
 
 
 def load_training_state(path: str | Path, parts: dict[str, nn.Module | torch.optim.Optimizer],

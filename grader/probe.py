@@ -121,18 +121,17 @@ class Probe:
     def __call__(self, name: str, fn, shared: bool = False):
         """`shared`: one result for every test of the file that asks for `name` (an expensive trace)."""
         key = f"{self.test_id.split('::')[0] if shared else self.test_id}::{name}"
-        if shared and MODE != "judge" and key in Probe._shared:
-            cached = Probe._shared[key]
-            if isinstance(cached, ProbeError):
-                raise cached
-            return cached
-        if shared and MODE != "judge":
+        if not shared or MODE == "judge":
+            return self._run(key, fn)
+        if key not in Probe._shared:
             try:
                 Probe._shared[key] = self._run(key, fn)
             except ProbeError as exc:
                 Probe._shared[key] = exc
-            return self(name, fn, shared)
-        return self._run(key, fn)
+        cached = Probe._shared[key]
+        if isinstance(cached, ProbeError):
+            raise cached
+        return cached
 
     def _run(self, key: str, fn):
         if MODE == "judge":

@@ -1,5 +1,4 @@
 """Batch grading of a class with broken and hostile submissions, and the Gradescope autograder."""
-import hashlib
 import json
 import os
 import shutil
@@ -14,18 +13,11 @@ from grader.batch import Limits, can_drop_privileges, grade_class, network_isola
 from grader.gradescope import build_autograder
 from grader.rubric import SECTIONS, STUDENT_FILES, TOTAL
 from grader.verify import sample_artifacts
+from helpers import tree_digest
 from hostile import ATTACKS, attacked_source
 
 REPO = Path(__file__).resolve().parents[1]
 FULL = {key: float(points) for key, (_, points) in SECTIONS.items()}
-
-
-def tree_digest(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(p.relative_to(root).as_posix().encode()); h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def reference_submission(dest: Path, artifacts: Path) -> Path:

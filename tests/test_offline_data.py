@@ -1,18 +1,10 @@
-import hashlib
-
 import numpy as np
 from PIL import Image
 
 import make_offline_data as mod
+from helpers import tree_digest as digest
 
 SPLITS = {"trainA": 6, "trainB": 6, "testA": 3, "testB": 2}
-
-
-def digest(folder):
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*.png")):
-        h.update(p.relative_to(folder).as_posix().encode()); h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
