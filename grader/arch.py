@@ -1,9 +1,9 @@
 """Behavioural architecture checks shared by the model tests.
 
 The grader does not care how a network is written (nn.Sequential or attributes, modules or
-F.* calls). `trace` runs the network once with hooks on its conv and batch-norm layers and
-returns plain data (layer settings, and each layer's input and output arrays); the checks
-then compare, outside the student's code,
+F.* calls). `grader.questions.trace` runs the network once (in the student's process) with hooks on its
+conv and batch-norm layers and returns plain data (layer settings, and each layer's input and
+output arrays); these checks then compare, in the judge,
   * each conv layer, in the order it is called, with the handout's table, and
   * what happens between two conv layers, numerically: the next layer's input must equal
     pad(act(norm(previous output))) for the norm / activation / padding the table says.
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 
@@ -41,43 +40,6 @@ class Layer:
         return (f"{self.name}: {kind}-(N{self.c_out}, K{self.k}, S{self.s}, {pad}{extra}"
                 f"{', B' if self.bias else ''}) {self.c_in}->{self.c_out}"
                 f"{', ' + self.norm.upper() if self.norm else ''}{', ' + self.act if self.act else ''}")
-
-
-# ----------------------------------------------------------------------------- probe side
-def pair(v):
-    return [int(x) for x in v] if isinstance(v, (tuple, list)) else [int(v), int(v)]
-
-
-def trace(model: nn.Module, x: torch.Tensor) -> dict:
-    """Run model(x); plain data of every conv / batch-norm call, in call order (probe side)."""
-    calls: list[dict] = []
-    ids: dict[int, int] = {}
-
-    def hook(module, inputs, output):
-        entry = {"input": inputs[0].detach().clone(), "output": output.detach().clone(),
-                 "module": ids.setdefault(id(module), len(ids))}
-        if isinstance(module, nn.BatchNorm2d):
-            entry.update(kind="BatchNorm2d", num_features=module.num_features)
-        else:
-            entry.update(kind=type(module).__name__, c_in=module.in_channels, c_out=module.out_channels,
-                         kernel=pair(module.kernel_size), stride=pair(module.stride), padding=pair(module.padding),
-                         padding_mode=str(getattr(module, "padding_mode", "zeros")),
-                         output_padding=pair(getattr(module, "output_padding", 0)), bias=module.bias is not None)
-        calls.append(entry)
-
-    types = (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d)
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, types)]
-    try:
-        out = model(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return {"out": out.detach(), "convs": [c for c in calls if c["kind"] != "BatchNorm2d"],
-            "bns": [c for c in calls if c["kind"] == "BatchNorm2d"]}
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 # ----------------------------------------------------------------------------- judge side

@@ -1,93 +1,40 @@
-"""The autograder's pytest plumbing: student imports, rubric points, score table, results.json.
+"""The autograder's pytest plumbing: probes, rubric points, score table, results.json.
 
 Run `pytest grader/` in your homework folder. Each test carries `@pytest.mark.points(n)`;
 a passing test earns its points, anything else earns 0. At the end a table shows the points
 per rubric section, and results.json (Gradescope schema) is written.
 
-The submission folder is the folder above grader/ (or $GRADER_SUBMISSION).
+The submission folder is the folder above grader/ (or $GRADER_SUBMISSION). In batch grading
+($GRADER_MODE=judge) this process is the trusted judge: it starts the sandboxed student process
+(grader/sandbox.py) once per session and never imports student code itself.
 """
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import random
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import pytest
 
 SUBMISSION = Path(os.environ.get("GRADER_SUBMISSION", Path(__file__).resolve().parent.parent)).resolve()
 RESULTS = Path(os.environ.get("GRADER_RESULTS", SUBMISSION / "results.json"))
-sys.path.insert(0, str(SUBMISSION))
+if os.environ.get("GRADER_MODE", "local") == "local":
+    sys.path.insert(0, str(SUBMISSION))
 
 from grader.probe import MODE, Probe  # noqa: E402
 from grader.rubric import SECTIONS, section_of  # noqa: E402
 
 _START = time.time()
 _RESULTS: dict[str, dict] = {}
-_IMPORTS: dict[str, object] = {}
-
-
-# ----------------------------------------------------------------------------- student modules
-def student_module(name: str):
-    """Import the student's `name`.py once; a broken file fails only the tests that need it."""
-    if MODE == "judge":
-        raise RuntimeError("student code is never run in judge mode")
-    if name not in _IMPORTS:
-        try:
-            _IMPORTS[name] = importlib.import_module(name)
-        except BaseException as exc:  # SyntaxError, SystemExit, anything raised at import time
-            where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-            at = f" (line {where.lineno} of {Path(where.filename).name})" if where else ""
-            _IMPORTS[name] = f"could not import {name}.py: {type(exc).__name__}: {exc}{at}"
-    module = _IMPORTS[name]
-    if isinstance(module, str):
-        raise ImportError(module)
-    return module
-
-
-class Student:
-    """A student module, imported on first use (inside a probe, so errors are recorded)."""
-
-    def __init__(self, name: str):
-        self._name = name
-
-    def __getattr__(self, attr: str):
-        return getattr(student_module(self._name), attr)
 
 
 @pytest.fixture
-def dcgan():
-    return Student("dcgan")
-
-
-@pytest.fixture
-def cyclegan():
-    return Student("cyclegan")
-
-
-@pytest.fixture
-def dataloader():
-    return Student("dataloader")
-
-
-@pytest.fixture
-def inception_score():
-    return Student("inception_score")
-
-
-@pytest.fixture
-def fid():
-    return Student("fid")
-
-
-@pytest.fixture
-def probe(request) -> Probe:
-    """probe(name, fn): what fn() returns from the student's code, as plain data (see probe.py)."""
-    return Probe(request.node.nodeid)
+def probe() -> Probe:
+    """probe(question, **inputs): the student's answer, as plain data (see probe.py)."""
+    return Probe()
 
 
 @pytest.fixture
@@ -105,6 +52,18 @@ def _deterministic():
     torch.manual_seed(0)
     torch.set_grad_enabled(True)
     yield
+
+
+def pytest_sessionstart(session):
+    if MODE != "judge":
+        return
+    from grader.sandbox import Config, Limits, Sandbox, SandboxError
+    config = json.loads(os.environ.get("GRADER_SANDBOX", "{}"))
+    limits = Limits(**config.pop("limits", {}))
+    try:
+        Probe.sandbox = Sandbox(SUBMISSION, Config(limits=limits, **config))
+    except SandboxError as exc:
+        Probe.sandbox = exc
 
 
 # ----------------------------------------------------------------------------- points and report
@@ -128,14 +87,24 @@ def _points(item) -> float:
     return getattr(item, "grader_points", 0.0)
 
 
-def _short(report) -> str:
-    if report.passed:
-        return ""
-    if hasattr(report.longrepr, "reprcrash") and report.longrepr.reprcrash is not None:
-        text = report.longrepr.reprcrash.message
-    else:
-        text = str(report.longrepr)
-    return text.strip().removeprefix("grader.probe.ProbeError: ")[:2000]
+def _message(report) -> str:
+    """The first line of the failure, in the student's terms (no pytest introspection)."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    lines = []
+    for line in text.strip().splitlines():
+        if line.startswith(("assert ", "+  where", " +  where", "+    where")) or line.strip().startswith("+"):
+            break
+        lines.append(line)
+    text = "\n".join(lines).strip()
+    for prefix in ("grader.probe.ProbeError: ", "AssertionError: ", "Failed: "):
+        text = text.removeprefix(prefix)
+    return text[:2000]
+
+
+def _is_grader_error(call) -> bool:
+    from grader.sandbox import SandboxError
+    return call.excinfo is not None and call.excinfo.errisinstance(SandboxError)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -145,8 +114,13 @@ def pytest_runtest_makereport(item, call):
     entry = _RESULTS.setdefault(item.nodeid, {"item": item, "status": "passed", "output": ""})
     if report.failed or (report.skipped and report.when != "teardown"):
         if entry["status"] == "passed":  # keep the first failure (setup or call)
-            entry["status"] = "failed" if report.failed else "skipped"
-            entry["output"] = _short(report) if report.failed else f"skipped: {report.longrepr[2]}"
+            if report.failed and _is_grader_error(call):
+                entry["status"] = "error"
+                entry["output"] = ("the grader could not run this check (grader error; your instructor has been "
+                                   "told): " + str(call.excinfo.value)[:500])
+            else:
+                entry["status"] = "failed" if report.failed else "skipped"
+                entry["output"] = _message(report) if report.failed else f"skipped: {report.longrepr[2]}"
 
 
 def _rows():
@@ -191,6 +165,8 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if MODE == "judge" and Probe.sandbox is not None and not isinstance(Probe.sandbox, Exception):
+        Probe.sandbox.close()
     rows = _rows()
     if not rows:
         return
@@ -200,9 +176,15 @@ def pytest_sessionfinish(session, exitstatus):
         tests.append({"name": f"{title}: {r['doc']}", "number": str(number), "score": r["score"],
                       "max_score": r["max_score"], "status": "passed" if r["status"] == "passed" else "failed",
                       "output": r["output"], "visibility": "visible", "tags": [r["section"]]})
+    errors = [f"{r['nodeid']}: {r['output']}" for r in rows if r["status"] == "error"]
     results = {"score": round(sum(t["score"] for t in tests), 4), "max_score": round(sum(t["max_score"] for t in tests), 4),
                "execution_time": round(time.time() - _START, 3), "visibility": "visible",
-               "stdout_visibility": "visible", "output": "Public tests (run locally).", "tests": tests}
+               "stdout_visibility": "visible", "output": "Public tests (run locally)." if MODE == "local" else "",
+               "tests": tests, "grader_errors": errors}
+    if MODE == "judge" and Probe.sandbox is not None:
+        sandbox = Probe.sandbox
+        results["protections"] = str(sandbox) if isinstance(sandbox, Exception) else sandbox.protections
+        results["student_process_starts"] = 0 if isinstance(sandbox, Exception) else sandbox.starts
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=2))

@@ -23,7 +23,6 @@ SECTION_FILES: dict[str, tuple[str, ...]] = {
     "fid": ("fid.py",),
     "testing": (),
 }
-STUDENT_FILES = ("dcgan.py", "cyclegan.py", "dataloader.py", "inception_score.py", "fid.py", "util.py")
 
 
 def section_of(nodeid: str) -> str:

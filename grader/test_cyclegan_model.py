@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-from grader.arch import Layer, check_chain, check_layer, check_link, check_output, close, n_params, reflect, t, trace
+from grader.arch import Layer, check_chain, check_layer, check_link, check_output, close, reflect, t
+from grader.probe import fresh, fresh_int
 
 DOWN = [
     Layer("down1", False, 3, 64, 7, 1, 0, reflect=3, bias=True, norm="in", act="relu"),
@@ -29,60 +29,45 @@ D_TABLE = [
 ]
 
 
-def generator_trace(cyclegan, probe):
+def generator_trace(probe):
     """One traced forward pass of the student's generator on a 32x32 image, plus its module facts."""
-    def run():
-        torch.manual_seed(0)
-        g = cyclegan.CycleGAN_Generator()
-        facts = {"affine_in": [n for n, m in g.named_modules() if isinstance(m, nn.InstanceNorm2d) and m.affine],
-                 "n_blocks": sum(isinstance(m, cyclegan.ResnetBlock) for m in g.modules())}
-        return {**trace(g, torch.randn(1, 3, 32, 32)), **facts}
-    traced = probe("generator trace", run, shared=True)
+    traced = probe("cyclegan_trace", part="G", x=torch.randn(1, 3, 32, 32, generator=fresh(30)), seed=fresh_int(31))
     assert len(traced["convs"]) == len(G_TABLE), \
         f"expected {len(G_TABLE)} conv layers to run (3 down, 6x2 residual, 2 up, 1 out), got {len(traced['convs'])}"
     return traced
 
 
 @pytest.mark.points(1)
-def test_generator_parameters_and_shapes(cyclegan, probe):
+def test_generator_parameters_and_shapes(probe):
     """Generator: 7,837,696 parameters; [B,3,H,W] -> [B,3,H,W] for H,W divisible by 4"""
     shapes = ([1, 3, 32, 48], [2, 3, 64, 64])
-
-    def run():
-        g = cyclegan.CycleGAN_Generator()
-        with torch.no_grad():
-            return {"params": n_params(g), "shapes": [list(g(torch.randn(*s)).shape) for s in shapes]}
-    got = probe("parameters and shapes", run)
+    got = probe("cyclegan_generator_facts", shapes=[list(s) for s in shapes], seed=fresh_int(32))
     assert got["params"] == 7_837_696, f"expected 7,837,696 parameters in CycleGAN_Generator, got {got['params']:,}"
     for shape, out in zip(shapes, got["shapes"]):
         assert out == shape, f"input {shape}: expected the same output shape, got {out}"
 
 
 @pytest.mark.points(1)
-def test_discriminator_parameters_and_patch_output(cyclegan, probe):
+def test_discriminator_parameters_and_patch_output(probe):
     """Discriminator: 2,764,672 parameters; [1,1,30,30] patches at 256x256"""
-    def run():
-        d = cyclegan.CycleGAN_Discriminator()
-        with torch.no_grad():
-            return {"params": n_params(d), "shapes": [list(d(torch.randn(1, 3, s, s)).shape) for s in (256, 64)]}
-    got = probe("parameters and shapes", run)
+    got = probe("cyclegan_discriminator_facts", sizes=[256, 64], seed=fresh_int(33))
     assert got["params"] == 2_764_672, f"expected 2,764,672 parameters in CycleGAN_Discriminator, got {got['params']:,}"
     for size, patches, out in zip((256, 64), (30, 6), got["shapes"]):
         assert out == [1, 1, patches, patches], f"input {size}x{size}: expected output [1, 1, {patches}, {patches}], got {out}"
 
 
 @pytest.mark.points(2)
-def test_generator_layers_match_table2(cyclegan, probe):
+def test_generator_layers_match_table2(probe):
     """Generator layers: kernels, strides, zero vs reflection padding, output_padding, bias flags"""
-    calls = generator_trace(cyclegan, probe)["convs"]
+    calls = generator_trace(probe)["convs"]
     problems = [p for c, s in zip(calls, G_TABLE) for p in check_layer(c, s)]
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.points(2)
-def test_generator_instance_norm_relu_reflection_and_tanh(cyclegan, probe):
+def test_generator_instance_norm_relu_reflection_and_tanh(probe):
     """Generator: non-affine IN + ReLU after each conv, reflection pads of 3, Tanh output"""
-    traced = generator_trace(cyclegan, probe)
+    traced = generator_trace(probe)
     calls = traced["convs"]
     assert not traced["affine_in"], f"InstanceNorm2d must be non-affine (affine=False): {traced['affine_in']}"
     problems = check_link(calls[0], DOWN[0], calls[1], DOWN[1], []) + check_link(calls[1], DOWN[1], calls[2], DOWN[2], [])
@@ -96,9 +81,9 @@ def test_generator_instance_norm_relu_reflection_and_tanh(cyclegan, probe):
 
 
 @pytest.mark.points(2)
-def test_six_distinct_residual_blocks_with_skip_connections(cyclegan, probe):
+def test_six_distinct_residual_blocks_with_skip_connections(probe):
     """Six distinct ResnetBlocks, each x + [RP1, conv, IN, ReLU, RP1, conv, IN](x)"""
-    traced = generator_trace(cyclegan, probe)
+    traced = generator_trace(probe)
     calls = traced["convs"]
     assert traced["n_blocks"] == 6, f"expected 6 ResnetBlock modules in the generator, got {traced['n_blocks']}"
     assert len({c["module"] for c in calls[3:15]}) == 12, "the residual blocks share conv layers: build 6 distinct blocks"
@@ -116,20 +101,19 @@ def test_six_distinct_residual_blocks_with_skip_connections(cyclegan, probe):
     assert not problems, "\n".join(problems)
 
 
-def discriminator_trace(cyclegan, probe):
-    return probe("discriminator trace", lambda: trace(cyclegan.CycleGAN_Discriminator(), torch.randn(1, 3, 64, 64)),
-                 shared=True)
+def discriminator_trace(probe):
+    return probe("cyclegan_trace", part="D", x=torch.randn(1, 3, 64, 64, generator=fresh(34)), seed=fresh_int(35))
 
 
 @pytest.mark.points(1)
-def test_discriminator_layers_match_table2(cyclegan, probe):
+def test_discriminator_layers_match_table2(probe):
     """PatchGAN layers: k4, strides 2,2,2,1,1, padding 1, bias flags (no bias on the first and last)"""
-    layers, _ = check_chain(discriminator_trace(cyclegan, probe), D_TABLE)
+    layers, _ = check_chain(discriminator_trace(probe), D_TABLE)
     assert not layers, "\n".join(layers)
 
 
 @pytest.mark.points(1)
-def test_discriminator_norms_and_activations(cyclegan, probe):
+def test_discriminator_norms_and_activations(probe):
     """PatchGAN: LeakyReLU(0.2) everywhere, IN on layers 2-4 only, raw scores out"""
-    _, links = check_chain(discriminator_trace(cyclegan, probe), D_TABLE)
+    _, links = check_chain(discriminator_trace(probe), D_TABLE)
     assert not links, "\n".join(links)

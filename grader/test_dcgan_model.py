@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from grader.arch import Layer, check_chain, n_params, trace
+from grader.arch import Layer, check_chain
+from grader.probe import fresh, fresh_int
 
 GAN_TYPES = ("gan", "lsgan", "wgan", "wgan-gp")
 G_TABLE = [
@@ -24,93 +25,83 @@ def d_table(gan_type):
 
 
 @pytest.mark.points(1)
-def test_generator_has_1707904_parameters(dcgan, probe):
+def test_generator_has_1707904_parameters(probe):
     """Generator parameter count is 1,707,904"""
-    got = probe("params", lambda: n_params(dcgan.DCGAN_Generator()))
+    got = probe("dcgan_params", part="G")
     assert got == 1_707_904, f"expected 1,707,904 trainable parameters in DCGAN_Generator, got {got:,}"
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("gan_type", GAN_TYPES)
-def test_discriminator_has_663424_parameters(dcgan, probe, gan_type):
+def test_discriminator_has_663424_parameters(probe, gan_type):
     """Discriminator parameter count is 663,424 for every type"""
-    got = probe("params", lambda: n_params(dcgan.DCGAN_Discriminator(gan_type)))
+    got = probe("dcgan_params", part="D", gan_type=gan_type)
     assert got == 663_424, f"expected 663,424 trainable parameters in DCGAN_Discriminator('{gan_type}'), got {got:,}"
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("batch", [1, 2, 5])
-def test_generator_output_shape_and_range(dcgan, probe, batch):
+def test_generator_output_shape_and_range(probe, batch):
     """Generator maps [B,256] and [B,256,1,1] to [B,3,32,32] in [-1,1]"""
-    def run():
-        g = dcgan.DCGAN_Generator().eval()
-        with torch.no_grad():
-            return [g(torch.randn(batch, 256)), g(torch.randn(batch, 256, 1, 1))]
-    for shape, out in zip(((batch, 256), (batch, 256, 1, 1)), probe("outputs", run)):
-        assert out.shape == (batch, 3, 32, 32), \
-            f"z of shape {list(shape)}: expected output [{batch}, 3, 32, 32], got {list(out.shape)}"
+    outputs = probe("dcgan_generator_outputs", z=np.asarray(torch.randn(batch, 256, generator=fresh(batch))))
+    for shape, out in zip(((batch, 256), (batch, 256, 1, 1)), outputs):
+        assert np.shape(out) == (batch, 3, 32, 32), \
+            f"z of shape {list(shape)}: expected output [{batch}, 3, 32, 32], got {list(np.shape(out))}"
         assert np.abs(out).max() <= 1, "generator output must lie in [-1, 1] (Tanh)"
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("batch", [1, 2, 5])
-def test_discriminator_output_shape(dcgan, probe, batch):
+def test_discriminator_output_shape(probe, batch):
     """Discriminator maps [B,3,32,32] to [B,1]"""
-    def run():
-        with torch.no_grad():
-            return [list(dcgan.DCGAN_Discriminator(t).eval()(torch.randn(batch, 3, 32, 32)).shape) for t in GAN_TYPES]
-    for gan_type, shape in zip(GAN_TYPES, probe("shapes", run)):
+    x = torch.randn(batch, 3, 32, 32, generator=fresh(10 + batch))
+    for gan_type, shape in zip(GAN_TYPES, probe("dcgan_discriminator_shapes", x=x, gan_types=list(GAN_TYPES))):
         assert shape == [batch, 1], f"DCGAN_Discriminator('{gan_type}'): expected output [{batch}, 1], got {shape}"
 
 
-def generator_trace(dcgan, probe):
-    def run():
-        torch.manual_seed(0)
-        z = torch.randn(4, 256)
-        return {"z": z, **trace(dcgan.DCGAN_Generator().train(), z)}
-    return probe("generator trace", run, shared=True)
+def generator_trace(probe):
+    z = torch.randn(4, 256, generator=fresh(20))
+    return {"z": z.numpy(), **probe("dcgan_trace", part="G", x=z, seed=fresh_int(21))}
 
 
-def discriminator_trace(dcgan, probe, gan_type):
-    def run():
-        torch.manual_seed(0)
-        return trace(dcgan.DCGAN_Discriminator(gan_type).train(), torch.randn(4, 3, 32, 32))
-    return probe(f"discriminator trace {gan_type}", run, shared=True)
+def discriminator_trace(probe, gan_type):
+    x = torch.randn(4, 3, 32, 32, generator=fresh(22))
+    return probe("dcgan_trace", part="D", x=x, seed=fresh_int(23), gan_type=gan_type)
 
 
 @pytest.mark.points(2)
-def test_generator_layers_match_table1(dcgan, probe):
+def test_generator_layers_match_table1(probe):
     """Generator deconv layers: channels, kernel 4, stride, padding, no bias (Table 1)"""
-    layers, _ = check_chain(generator_trace(dcgan, probe), G_TABLE)
+    layers, _ = check_chain(generator_trace(probe), G_TABLE)
     assert not layers, "\n".join(layers)
 
 
 @pytest.mark.points(1)
-def test_generator_bn_relu_and_tanh(dcgan, probe):
+def test_generator_bn_relu_and_tanh(probe):
     """Generator: BN + ReLU after layers 1-3, layer 4 straight into Tanh (no BN)"""
-    _, links = check_chain(generator_trace(dcgan, probe), G_TABLE)
+    _, links = check_chain(generator_trace(probe), G_TABLE)
     assert not links, "\n".join(links)
 
 
 @pytest.mark.points(1)
-def test_generator_first_layer_sees_z_as_256x1x1(dcgan, probe):
+def test_generator_first_layer_sees_z_as_256x1x1(probe):
     """Generator: z enters the first deconv as [B,256,1,1]"""
-    traced = generator_trace(dcgan, probe)
+    traced = generator_trace(probe)
     first = traced["convs"][0]["input"] if traced["convs"] else None
-    assert first is not None and first.shape == (4, 256, 1, 1) and np.array_equal(first, traced["z"].reshape(4, 256, 1, 1)), \
+    assert first is not None and np.shape(first) == (4, 256, 1, 1) and np.array_equal(first, traced["z"].reshape(4, 256, 1, 1)), \
         "the first deconv layer should receive z reshaped to [B, 256, 1, 1]"
 
 
 @pytest.mark.points(1)
-def test_discriminator_layers_match_table1(dcgan, probe):
+def test_discriminator_layers_match_table1(probe):
     """Discriminator conv layers: channels, kernel 4, strides 2,2,2,1, padding 1,1,1,0, no bias"""
-    layers, _ = check_chain(discriminator_trace(dcgan, probe, "lsgan"), d_table("lsgan"))
+    layers, _ = check_chain(discriminator_trace(probe, "lsgan"), d_table("lsgan"))
     assert not layers, "\n".join(layers)
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("gan_type", GAN_TYPES)
-def test_discriminator_bn_leakyrelu_and_sigmoid_only_for_gan(dcgan, probe, gan_type):
+def test_discriminator_bn_leakyrelu_and_sigmoid_only_for_gan(probe, gan_type):
     """Discriminator: BN + LeakyReLU(0.2) after layers 1-3; Sigmoid at the end only for 'gan'"""
-    _, links = check_chain(discriminator_trace(dcgan, probe, gan_type), d_table(gan_type))
+    _, links = check_chain(discriminator_trace(probe, gan_type), d_table(gan_type))
     assert not links, f"type '{gan_type}':\n" + "\n".join(links)

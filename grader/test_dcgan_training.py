@@ -1,51 +1,52 @@
 """1.2 DCGAN training (20 points): the four losses, GPLoss, detach, clipping, the training step.
 
-The solver's G and D are swapped for small fixed networks (grader/mocks.py), so every
-expected value below is computed by hand from the loss definitions in the handout."""
-import copy
-
+The solver's G and D are swapped for small stand-in networks (grader/mocks.py) built from seeds
+drawn at grading time, so every expected value below is computed by hand from the loss
+definitions in the handout, here in the judge."""
 import numpy as np
 import pytest
 import torch
 
 from grader.mocks import Critic, LinearG
+from grader.probe import fresh, fresh_int
 
 GAN_TYPES = ("gan", "lsgan", "wgan", "wgan-gp")
 
 
-def make_solver(dcgan, gan_type, G, D):
-    """The student's solver with copies of the stand-in networks (probe side)."""
-    solver = dcgan.DCGAN_Solver(type=gan_type, device="cpu")
-    solver.G, solver.D = copy.deepcopy(G), copy.deepcopy(D)
-    return solver
+def nets(gan_type, k=0, **critic):
+    """(G seed, critic settings) and the judge's own copies of both networks."""
+    settings = {"seed": fresh_int(100 + k), "prob": gan_type == "gan", "scale": 0.05, **critic}
+    g_seed = fresh_int(200 + k)
+    return g_seed, settings, LinearG(g_seed), Critic(**settings)
 
 
-def nets(gan_type, **critic):
-    return LinearG(), Critic(**{"prob": gan_type == "gan", "scale": 0.05, **critic})
-
-
-def batch(n=6):
-    g = torch.Generator().manual_seed(7)
+def batch(n=6, k=0):
+    g = fresh(300 + k)
     return torch.randn(n, 3, 32, 32, generator=g).tanh(), torch.randn(n, 256, generator=g)
 
 
-def scalar(loss):
-    if not (torch.is_tensor(loss) and loss.numel() == 1):
-        raise TypeError(f"expected a scalar tensor, got {type(loss).__name__} {getattr(loss, 'shape', '')}")
-    return loss.detach().reshape(()).double()
+def step(probe, action, gan_type, g_seed, critic, real=None, z=None, seed=0):
+    return probe("dcgan_step", action=action, gan_type=gan_type, g_seed=g_seed, critic=critic, real=real, z=z,
+                 seed=seed)
 
 
 def check(got, expected, what):
     expected = float(expected)
+    assert isinstance(got, float), f"{what}: expected a number, got {type(got).__name__}"
     assert abs(got - expected) <= 1e-5 + 1e-4 * abs(expected), f"{what}: expected {expected:.6f}, got {got:.6f}"
 
 
-@pytest.mark.points(2)
-def test_gan_d_loss_is_bce_real_1_fake_0(dcgan, probe):
-    """GAN lossD = BCE(D(x),1) + BCE(D(G(z)),0)"""
-    G, D = nets("gan")
+def d_loss(probe, gan_type, **critic):
+    g_seed, settings, G, D = nets(gan_type, **critic)
     real, z = batch()
-    got = probe("lossD", lambda: scalar(make_solver(dcgan, "gan", G, D).d_loss(real, z)))
+    answer = step(probe, "d_loss", gan_type, g_seed, settings, real, z)
+    return answer["loss"], G, D, real, z
+
+
+@pytest.mark.points(2)
+def test_gan_d_loss_is_bce_real_1_fake_0(probe):
+    """GAN lossD = BCE(D(x),1) + BCE(D(G(z)),0)"""
+    got, G, D, real, z = d_loss(probe, "gan")
     with torch.no_grad():
         p_real, p_fake = D(real).view(-1), D(G(z)).view(-1)
     expected = -torch.log(p_real).mean() - torch.log(1 - p_fake).mean()
@@ -53,11 +54,9 @@ def test_gan_d_loss_is_bce_real_1_fake_0(dcgan, probe):
 
 
 @pytest.mark.points(2)
-def test_lsgan_d_loss_is_half_mse(dcgan, probe):
+def test_lsgan_d_loss_is_half_mse(probe):
     """LSGAN lossD = 0.5 * (MSE(D(x),1) + MSE(D(G(z)),0))"""
-    G, D = nets("lsgan")
-    real, z = batch()
-    got = probe("lossD", lambda: scalar(make_solver(dcgan, "lsgan", G, D).d_loss(real, z)))
+    got, G, D, real, z = d_loss(probe, "lsgan")
     with torch.no_grad():
         d_real, d_fake = D(real).view(-1), D(G(z)).view(-1)
     expected = 0.5 * (((d_real - 1) ** 2).mean() + (d_fake ** 2).mean())
@@ -65,39 +64,32 @@ def test_lsgan_d_loss_is_half_mse(dcgan, probe):
 
 
 @pytest.mark.points(2)
-def test_wgan_d_loss_is_fake_minus_real(dcgan, probe):
+def test_wgan_d_loss_is_fake_minus_real(probe):
     """WGAN lossD = -mean D(x) + mean D(G(z))"""
-    G, D = nets("wgan")
-    real, z = batch()
-    got = probe("lossD", lambda: scalar(make_solver(dcgan, "wgan", G, D).d_loss(real, z)))
+    got, G, D, real, z = d_loss(probe, "wgan")
     with torch.no_grad():
         expected = -D(real).mean() + D(G(z)).mean()
     check(got, expected, "WGAN lossD = -mean D(x) + mean D(G(z))")
 
 
-def wgan_gp_run(dcgan, probe):
+def wgan_gp_run(probe):
     """(critic, real, fake, student's lossD, the interpolates the critic saw)"""
-    G, critic = nets("wgan-gp", c=0.05)
+    g_seed, settings, G, critic = nets("wgan-gp", c=0.05)
     real, z = batch()
-
-    def run():
-        solver = make_solver(dcgan, "wgan-gp", G, critic)
-        solver.D.inputs.clear()
-        loss = scalar(solver.d_loss(real, z))
-        return {"loss": loss, "inputs": [x for x in solver.D.inputs if x.shape == real.shape]}
-    data = probe("lossD and critic inputs", run)
+    data = step(probe, "d_loss", "wgan-gp", g_seed, settings, real, z, seed=fresh_int(400))
     with torch.no_grad():
         fake = G(z)
-    others = [torch.as_tensor(x) for x in data["inputs"]
-              if not np.allclose(x, real, atol=1e-6) and not np.allclose(x, fake, atol=1e-6)]
+    inputs = data["inputs"] if isinstance(data, dict) and isinstance(data.get("inputs"), list) else []
+    others = [torch.as_tensor(x) for x in inputs if np.shape(x) == tuple(real.shape)
+              and not np.allclose(x, real, atol=1e-6) and not np.allclose(x, fake, atol=1e-6)]
     assert others, "the critic was never evaluated on interpolates x_hat = a*x + (1-a)*G(z)"
     return critic, real, fake, data["loss"], others[-1].float()
 
 
 @pytest.mark.points(2)
-def test_wgan_gp_d_loss_adds_10_times_the_penalty(dcgan, probe):
+def test_wgan_gp_d_loss_adds_10_times_the_penalty(probe):
     """WGAN-GP lossD = -mean D(x) + mean D(G(z)) + 10 * mean_b (||dD/dx_hat||_2 - 1)^2"""
-    critic, real, fake, loss, x_hat = wgan_gp_run(dcgan, probe)
+    critic, real, fake, loss, x_hat = wgan_gp_run(probe)
     with torch.no_grad():
         norms = critic.input_grad(x_hat).norm(dim=1)
         expected = -critic(real).mean() + critic(fake).mean() + 10 * ((norms - 1) ** 2).mean()
@@ -105,141 +97,104 @@ def test_wgan_gp_d_loss_adds_10_times_the_penalty(dcgan, probe):
 
 
 @pytest.mark.points(1)
-def test_wgan_gp_interpolates_with_one_uniform_alpha_per_sample(dcgan, probe):
+def test_wgan_gp_interpolates_with_one_uniform_alpha_per_sample(probe):
     """WGAN-GP interpolates x_hat = a*x + (1-a)*G(z) with a ~ U[0,1] per sample"""
-    _, real, fake, _, x_hat = wgan_gp_run(dcgan, probe)
+    _, real, fake, _, x_hat = wgan_gp_run(probe)
     d = (real - fake).reshape(len(real), -1)
     alpha = ((x_hat - fake).reshape(len(real), -1) * d).sum(1) / (d * d).sum(1)
     rebuilt = fake + alpha.view(-1, 1, 1, 1) * (real - fake)
     assert torch.allclose(rebuilt, x_hat, atol=1e-5), \
         "x_hat is not a*x + (1-a)*G(z) with a single a per sample (shape [B,1,1,1])"
-    assert ((alpha >= -1e-6) & (alpha <= 1 + 1e-6)).all(), f"a must lie in [0, 1], got {alpha.tolist()}"
+    outside = [round(a, 2) for a in alpha.tolist() if not -1e-6 <= a <= 1 + 1e-6]
+    assert not outside, f"a must lie in [0, 1] (uniform), got values {outside[:4]}"
     assert alpha.std() > 1e-3, "every sample got the same a: draw one a per sample"
 
 
 @pytest.mark.points(3)
 @pytest.mark.parametrize("gan_type", GAN_TYPES)
-def test_g_loss(dcgan, probe, gan_type):
+def test_g_loss(probe, gan_type):
     """lossG: GAN BCE(D(G(z)),1); LSGAN MSE(D(G(z)),1); WGAN(-GP) -mean D(G(z))"""
-    G, D = nets(gan_type)
+    g_seed, settings, G, D = nets(gan_type)
     _, z = batch()
-    got = probe("lossG", lambda: scalar(make_solver(dcgan, gan_type, G, D).g_loss(z)))
+    got = step(probe, "g_loss", gan_type, g_seed, settings, z=z)
     with torch.no_grad():
         d_fake = D(G(z)).view(-1)
     expected = {"gan": -torch.log(d_fake).mean(), "lsgan": ((d_fake - 1) ** 2).mean()}.get(gan_type, -d_fake.mean())
     check(got, expected, f"{gan_type} lossG")
 
 
-def penalty_cases():
-    g = torch.Generator().manual_seed(3)
-    u = torch.randn(4, 3, 8, 8, generator=g)
-    unit = u / u.reshape(4, -1).norm(dim=1).view(-1, 1, 1, 1)
-    return {
-        "zero gradient -> 1": (lambda x: (x * 0).sum((1, 2, 3)).view(-1, 1), torch.tensor(1.0)),
-        "unit gradient -> 0": (lambda x: (x * unit).sum((1, 2, 3)).view(-1, 1), torch.tensor(0.0)),
-        "linear critic |w| = 2.5 -> 2.25": (lambda x: (x * 2.5 * unit).sum((1, 2, 3)).view(-1, 1),
-                                            torch.tensor(2.25)),
-        "quadratic critic": (lambda x: 0.5 * 0.07 * (x ** 2).sum((1, 2, 3)).view(-1, 1), None),
-    }
+PENALTY_CASES = {"zero": "zero gradient -> 1", "unit": "unit gradient -> 0",
+                 "scaled": "linear critic |w| = 2.5 -> 2.25", "quadratic": "quadratic critic 0.07/2 |x|^2"}
 
 
 @pytest.mark.points(3)
-@pytest.mark.parametrize("case", list(penalty_cases()))
-def test_gp_loss_analytic_cases(dcgan, probe, case):
+@pytest.mark.parametrize("case", list(PENALTY_CASES))
+def test_gp_loss_analytic_cases(probe, case):
     """GPLoss(y, x) = mean_b (||dy/dx_b||_2 - 1)^2, norm over all pixels of a sample"""
-    fn, expected = penalty_cases()[case]
-    x = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(5))
-
-    def run():
-        xg = x.clone().requires_grad_(True)
-        return scalar(dcgan.GPLoss("cpu")(fn(xg), xg))
-    got = probe("penalty", run)
-    if expected is None:  # gradient 0.07 x: per-sample norms differ
-        expected = ((0.07 * x.reshape(4, -1).norm(dim=1) - 1) ** 2).mean()
-    check(got, expected, f"GPLoss, {case}")
+    shape = (4, 3, 8, 8)
+    u = torch.randn(*shape, generator=fresh(500))
+    u = u / u.reshape(4, -1).norm(dim=1).view(-1, 1, 1, 1)
+    x = torch.randn(*shape, generator=fresh(501))
+    got = probe("gp_penalty", case=case, u=u, x=x)
+    expected = {"zero": 1.0, "unit": 0.0, "scaled": 2.25,
+                "quadratic": float(((0.07 * x.reshape(4, -1).norm(dim=1) - 1) ** 2).mean())}[case]
+    check(got, expected, f"GPLoss, {PENALTY_CASES[case]}")
 
 
 @pytest.mark.points(1)
-def test_gp_loss_backpropagates_into_the_critic(dcgan, probe):
+def test_gp_loss_backpropagates_into_the_critic(probe):
     """GPLoss uses create_graph=True: its gradient reaches D's weights"""
-    critic = Critic(scale=0.05)
-    x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(6))
-
-    def run():
-        c, xg = copy.deepcopy(critic), x.clone().requires_grad_(True)
-        dcgan.GPLoss("cpu")(c(xg), xg).backward()
-        return {"grad": c.w.grad if c.w.grad is not None else "none"}
-    grad = probe("critic gradient", run)["grad"]
+    settings = {"seed": fresh_int(600), "scale": 0.05}
+    critic = Critic(**settings)
+    x = torch.randn(4, 3, 32, 32, generator=fresh(601))
+    grad = probe("gp_backprop", critic=settings, x=x)["grad"]
     assert not isinstance(grad, str), "no gradient reached D: use create_graph=True in torch.autograd.grad"
     w = critic.w.detach()
     expected = 2 * (w.norm() - 1) * w / w.norm()   # d/dw (|w| - 1)^2
-    assert torch.allclose(torch.as_tensor(grad), expected, atol=1e-5), "the gradient reaching D is wrong"
-
-
-def grad_of(param):
-    return param.grad if param.grad is not None else torch.zeros_like(param)
+    assert np.shape(grad) == tuple(w.shape) and torch.allclose(torch.as_tensor(grad), expected, atol=1e-5), \
+        "the gradient reaching D is wrong"
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("gan_type", GAN_TYPES)
-def test_d_loss_sends_no_gradient_to_g(dcgan, probe, gan_type):
+def test_d_loss_sends_no_gradient_to_g(probe, gan_type):
     """The D step uses G(z).detach(): lossD leaves no gradient on G"""
-    G, D = nets(gan_type, c=0.001)
+    g_seed, settings, _, _ = nets(gan_type, c=0.001)
     real, z = batch()
-
-    def run():
-        solver = make_solver(dcgan, gan_type, G, D)
-        solver.d_loss(real, z).backward()
-        return {"G": np.abs(grad_of(solver.G.weight).numpy()).max(), "D": np.abs(grad_of(solver.D.w).numpy()).max()}
-    grads = probe("gradients", run)
+    grads = step(probe, "d_grads", gan_type, g_seed, settings, real, z)
     assert grads["G"] == 0, f"{gan_type}: lossD.backward() put gradients on G (detach the fake)"
     assert grads["D"] > 0, f"{gan_type}: lossD gives D no gradient"
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("gan_type", GAN_TYPES)
-def test_g_loss_sends_gradient_to_g(dcgan, probe, gan_type):
+def test_g_loss_sends_gradient_to_g(probe, gan_type):
     """The G step: lossG.backward() produces gradients on G"""
-    G, D = nets(gan_type)
+    g_seed, settings, _, _ = nets(gan_type)
     _, z = batch()
-
-    def run():
-        solver = make_solver(dcgan, gan_type, G, D)
-        solver.g_loss(z).backward()
-        return np.abs(grad_of(solver.G.weight).numpy()).max()
-    assert probe("G gradient", run) > 0, f"{gan_type}: lossG gives G no gradient (no detach in the G step)"
+    assert step(probe, "g_grads", gan_type, g_seed, settings, z=z) > 0, \
+        f"{gan_type}: lossG gives G no gradient (no detach in the G step)"
 
 
 @pytest.mark.points(1)
-def test_clip_weights_clamps_d_only(dcgan, probe):
+def test_clip_weights_clamps_d_only(probe):
     """clip_weights clamps every D parameter to [-0.01, 0.01] and leaves G alone"""
-    G, D = nets("wgan", scale=1.0)
-
-    def run():
-        solver = make_solver(dcgan, "wgan", G, D)
-        solver.clip_weights()
-        return {"G": solver.G.weight, "D": {n: p for n, p in solver.D.named_parameters()}}
-    after = probe("parameters after clipping", run)
+    g_seed, settings, G, D = nets("wgan", scale=1.0)
+    after = step(probe, "clip", "wgan", g_seed, settings)
     for name, p in D.named_parameters():
-        assert np.array_equal(after["D"].get(name), p.detach().clamp(-0.01, 0.01).numpy()), \
+        got = after["D"].get(name)
+        assert got is not None and np.array_equal(got, p.detach().clamp(-0.01, 0.01).numpy()), \
             f"D parameter {name} is not clamped to [-0.01, 0.01]"
     assert np.array_equal(after["G"], G.weight.detach().numpy()), "clip_weights changed G: clip D only"
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("gan_type", GAN_TYPES)
-def test_train_step_updates_both_and_clips_only_for_wgan(dcgan, probe, gan_type):
+def test_train_step_updates_both_and_clips_only_for_wgan(probe, gan_type):
     """train_step: one D step then one G step; D clipped after its step only for 'wgan'"""
-    G, D = nets(gan_type)            # unsaturated critic, weights well above 0.01
+    g_seed, settings, G, D = nets(gan_type)            # unsaturated critic, weights well above 0.01
     real, _ = batch()
-
-    def run():
-        solver = make_solver(dcgan, gan_type, G, D)
-        solver.optim_D = torch.optim.Adam(solver.D.parameters(), lr=1e-3, betas=(0.5, 0.999))
-        solver.optim_G = torch.optim.Adam(solver.G.parameters(), lr=1e-3, betas=(0.5, 0.999))
-        losses = [float(v) for v in solver.train_step(real)]
-        return {"losses": losses, "G": solver.G.weight, "w": solver.D.w}
-    after = probe("after one step", run)
+    after = step(probe, "train_step", gan_type, g_seed, settings, real, seed=fresh_int(700))
     assert all(np.isfinite(after["losses"])), f"non-finite losses {after['losses']}"
     assert not np.array_equal(after["G"], G.weight.detach().numpy()), "train_step did not update G"
     assert not np.array_equal(after["w"], D.w.detach().numpy()), "train_step did not update D"

@@ -1,0 +1,314 @@
+"""The questions the grader asks a submission: each one builds what it needs from plain inputs,
+calls the student's code and returns plain data. Nothing here knows an expected value.
+
+They run inside the sandboxed student process during batch grading (grader/child.py answers
+the judge's requests) and in-process under the public `pytest grader/`. The judge draws the
+inputs (fresh at grading time) and decides every verdict from the answers."""
+from __future__ import annotations
+
+import importlib
+import random
+import tempfile
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from grader.mocks import Affine, Critic, LinearG, PatchD
+
+_IMPORTS: dict[str, object] = {}
+STUDENT_MODULES = ("dcgan", "cyclegan", "dataloader", "inception_score", "fid")
+
+
+def student(name: str):
+    """The student's `name`.py, imported once; a broken file fails only the questions that need it."""
+    assert name in STUDENT_MODULES, name
+    if name not in _IMPORTS:
+        try:
+            _IMPORTS[name] = importlib.import_module(name)
+        except BaseException as exc:  # SyntaxError, SystemExit, anything raised at import time
+            _IMPORTS[name] = ImportError(f"could not import {name}.py: {type(exc).__name__}: {exc}{where(exc)}")
+    module = _IMPORTS[name]
+    if isinstance(module, ImportError):
+        raise module
+    return module
+
+
+def where(exc: BaseException) -> str:
+    """' (dcgan.py:42 in d_loss)' for the last frame of student code in the traceback, else ''."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" ({Path(exc.filename).name}:{exc.lineno})"
+    mine = [f for f in frames if Path(f.filename).name in {m + ".py" for m in STUDENT_MODULES} | {"util.py"}
+            and "grader" not in Path(f.filename).parts]
+    return f" ({Path(mine[-1].filename).name}:{mine[-1].lineno} in {mine[-1].name})" if mine else ""
+
+
+def tensor(a) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a)).clone()
+
+
+def seeded(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# ----------------------------------------------------------------------------- architecture traces
+def pair(v):
+    return [int(x) for x in v] if isinstance(v, (tuple, list)) else [int(v), int(v)]
+
+
+def trace(model: nn.Module, x: torch.Tensor) -> dict:
+    """Run model(x); every conv / batch-norm call in call order, with its settings, input and output."""
+    calls: list[dict] = []
+    ids: dict[int, int] = {}
+
+    def hook(module, inputs, output):
+        entry = {"input": inputs[0].detach().clone(), "output": output.detach().clone(),
+                 "module": ids.setdefault(id(module), len(ids))}
+        if isinstance(module, nn.BatchNorm2d):
+            entry.update(kind="BatchNorm2d", num_features=module.num_features)
+        else:
+            entry.update(kind=type(module).__name__, c_in=module.in_channels, c_out=module.out_channels,
+                         kernel=pair(module.kernel_size), stride=pair(module.stride), padding=pair(module.padding),
+                         padding_mode=str(getattr(module, "padding_mode", "zeros")),
+                         output_padding=pair(getattr(module, "output_padding", 0)), bias=module.bias is not None)
+        calls.append(entry)
+
+    types = (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d)
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, types)]
+    try:
+        out = model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return {"out": out.detach(), "convs": [c for c in calls if c["kind"] != "BatchNorm2d"],
+            "bns": [c for c in calls if c["kind"] == "BatchNorm2d"]}
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# ----------------------------------------------------------------------------- 1.1 DCGAN model
+def dcgan_params(part: str, gan_type: str = "gan") -> int:
+    dcgan = student("dcgan")
+    return n_params(dcgan.DCGAN_Generator() if part == "G" else dcgan.DCGAN_Discriminator(gan_type))
+
+
+def dcgan_generator_outputs(z: np.ndarray) -> list:
+    """G in eval mode on z as [B,256] and as [B,256,1,1]."""
+    g = student("dcgan").DCGAN_Generator().eval()
+    with torch.no_grad():
+        return [g(tensor(z)), g(tensor(z).reshape(len(z), -1, 1, 1))]
+
+
+def dcgan_discriminator_shapes(x: np.ndarray, gan_types: list[str]) -> list:
+    dcgan = student("dcgan")
+    with torch.no_grad():
+        return [list(dcgan.DCGAN_Discriminator(t).eval()(tensor(x)).shape) for t in gan_types]
+
+
+def dcgan_trace(part: str, x: np.ndarray, seed: int, gan_type: str = "gan") -> dict:
+    """A traced forward pass in train mode of G (x = z) or D('gan_type')."""
+    dcgan = student("dcgan")
+    seeded(seed)
+    net = dcgan.DCGAN_Generator() if part == "G" else dcgan.DCGAN_Discriminator(gan_type)
+    return trace(net.train(), tensor(x))
+
+
+# ----------------------------------------------------------------------------- 1.2 DCGAN training
+def dcgan_solver(gan_type: str, g_seed: int, critic: dict):
+    """The student's solver with the stand-in networks swapped in for G and D."""
+    solver = student("dcgan").DCGAN_Solver(type=gan_type, device="cpu")
+    solver.G, solver.D = LinearG(g_seed), Critic(**critic)
+    return solver
+
+
+def scalar(loss) -> torch.Tensor:
+    if not (torch.is_tensor(loss) and loss.numel() == 1):
+        raise TypeError(f"expected a scalar tensor, got {type(loss).__name__} {list(getattr(loss, 'shape', []))}")
+    return loss.detach().reshape(()).double()
+
+
+def grad_max(param: torch.Tensor) -> float:
+    return float(param.grad.abs().max()) if param.grad is not None else 0.0
+
+
+def dcgan_step(action: str, gan_type: str, g_seed: int, critic: dict, real=None, z=None, seed: int = 0):
+    """One call on the student's solver: d_loss, g_loss, their gradients, clip_weights or train_step."""
+    solver = dcgan_solver(gan_type, g_seed, critic)
+    real = tensor(real) if real is not None else None
+    z = tensor(z) if z is not None else None
+    seeded(seed)
+    if action == "d_loss":
+        solver.D.inputs.clear()
+        loss = scalar(solver.d_loss(real, z))
+        return {"loss": loss, "inputs": [x for x in solver.D.inputs if tuple(x.shape) == tuple(real.shape)]}
+    if action == "g_loss":
+        return scalar(solver.g_loss(z))
+    if action == "d_grads":
+        solver.d_loss(real, z).backward()
+        return {"G": grad_max(solver.G.weight), "D": grad_max(solver.D.w)}
+    if action == "g_grads":
+        solver.g_loss(z).backward()
+        return grad_max(solver.G.weight)
+    if action == "clip":
+        solver.clip_weights()
+        return {"G": solver.G.weight, "D": dict(solver.D.named_parameters())}
+    if action == "train_step":
+        solver.optim_D = torch.optim.Adam(solver.D.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        solver.optim_G = torch.optim.Adam(solver.G.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        losses = [float(v) for v in solver.train_step(real)]
+        return {"losses": losses, "G": solver.G.weight, "w": solver.D.w}
+    raise ValueError(f"unknown action {action}")
+
+
+def penalty_critic(case: str, u: torch.Tensor):
+    """Critics whose input gradient is known: zero, a unit vector u, 2.5 u, or 0.07 x."""
+    return {"zero": lambda x: (x * 0).sum((1, 2, 3)).view(-1, 1),
+            "unit": lambda x: (x * u).sum((1, 2, 3)).view(-1, 1),
+            "scaled": lambda x: (x * 2.5 * u).sum((1, 2, 3)).view(-1, 1),
+            "quadratic": lambda x: 0.5 * 0.07 * (x ** 2).sum((1, 2, 3)).view(-1, 1)}[case]
+
+
+def gp_penalty(case: str, u: np.ndarray, x: np.ndarray):
+    xg = tensor(x).requires_grad_(True)
+    return scalar(student("dcgan").GPLoss("cpu")(penalty_critic(case, tensor(u))(xg), xg))
+
+
+def gp_backprop(critic: dict, x: np.ndarray) -> dict:
+    c, xg = Critic(**critic), tensor(x).requires_grad_(True)
+    student("dcgan").GPLoss("cpu")(c(xg), xg).backward()
+    return {"grad": c.w.grad if c.w.grad is not None else "none"}
+
+
+# ----------------------------------------------------------------------------- 2.1 CycleGAN model
+def cyclegan_generator_facts(shapes: list[list[int]], seed: int) -> dict:
+    seeded(seed)
+    g = student("cyclegan").CycleGAN_Generator()
+    with torch.no_grad():
+        return {"params": n_params(g), "shapes": [list(g(torch.randn(*s)).shape) for s in shapes]}
+
+
+def cyclegan_discriminator_facts(sizes: list[int], seed: int) -> dict:
+    seeded(seed)
+    d = student("cyclegan").CycleGAN_Discriminator()
+    with torch.no_grad():
+        return {"params": n_params(d), "shapes": [list(d(torch.randn(1, 3, s, s)).shape) for s in sizes]}
+
+
+def cyclegan_trace(part: str, x: np.ndarray, seed: int) -> dict:
+    cyclegan = student("cyclegan")
+    seeded(seed)
+    if part == "D":
+        return trace(cyclegan.CycleGAN_Discriminator(), tensor(x))
+    g = cyclegan.CycleGAN_Generator()
+    facts = {"affine_in": [n for n, m in g.named_modules() if isinstance(m, nn.InstanceNorm2d) and m.affine],
+             "n_blocks": sum(isinstance(m, cyclegan.ResnetBlock) for m in g.modules())}
+    return {**trace(g, tensor(x)), **facts}
+
+
+# ----------------------------------------------------------------------------- 2.2 CycleGAN training
+def make_image_folders(root: Path, spec: dict) -> None:
+    """spec: {folder: [[file name, grey level, PIL mode] or [file name, None, text]]}."""
+    from PIL import Image
+    for folder, files in spec.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for name, level, mode in files:
+            if level is None:
+                (root / folder / name).write_text(mode)
+            else:
+                Image.new(mode, (4, 4), level if mode == "L" else (level,) * 3).save(root / folder / name)
+
+
+def image_level(t) -> tuple[int, int]:
+    """(grey level of pixel 0,0 and channel 0, channels) of a [-1,1] image tensor."""
+    if not (torch.is_tensor(t) and t.dim() == 3):
+        raise TypeError(f"expected an image tensor [C, H, W], got {type(t).__name__} {list(getattr(t, 'shape', []))}")
+    return round(((t[0, 0, 0].item() + 1) / 2) * 255), int(t.shape[0])
+
+
+def dataset_draws(spec: dict, draws: int, seed: int) -> dict:
+    """File names, length and `draws` calls of each item of the student's Summer2WinterDataset."""
+    dataloader = student("dataloader")
+    with tempfile.TemporaryDirectory() as tmp:
+        make_image_folders(Path(tmp), spec)
+        ds = dataloader.Summer2WinterDataset(train=True, transform=None, root=tmp)
+        seeded(seed)
+        names = [getattr(p, "name", str(p).rsplit("/", 1)[-1]) for p in ds.files_A]
+        items = []
+        for i in range(sum(level is not None for _, level, _ in spec["trainA"])):
+            calls = []
+            for _ in range(draws):
+                a, b = ds[i]
+                calls.append([*image_level(a), *image_level(b)])
+            items.append(calls)
+        return {"files_A": names, "n_B": len(ds.files_B), "len": len(ds), "items": items}
+
+
+def cyclegan_nets(params: dict) -> dict:
+    return {"netG_A2B": Affine(*params["netG_A2B"]), "netG_B2A": Affine(*params["netG_B2A"]),
+            "netD_A": PatchD(*params["netD_A"]), "netD_B": PatchD(*params["netD_B"])}
+
+
+def cyclegan_solver(params: dict):
+    solver = student("cyclegan").CycleGAN_Solver(device="cpu")
+    for name, net in cyclegan_nets(params).items():
+        setattr(solver, name, net)
+    return solver
+
+
+def loss_term(value):
+    if not (torch.is_tensor(value) and value.numel() == 1 and value.is_floating_point()):
+        return f"not a scalar float tensor: {type(value).__name__}"
+    return value.detach().reshape(()).double()
+
+
+def cyclegan_generator_loss(params: dict, A: np.ndarray, B: np.ndarray) -> dict:
+    s = cyclegan_solver(params)
+    got = s.generator_loss(tensor(A), tensor(B))
+    if not isinstance(got, dict):
+        raise TypeError(f"generator_loss must return a dict, got {type(got).__name__}")
+    out = {k: loss_term(got[k]) for k in ("adv", "cycle", "identity", "total") if k in got}
+    if "total" in got and torch.is_tensor(got["total"]) and got["total"].requires_grad:
+        got["total"].backward()
+    out["grads"] = [grad_max(getattr(s, n).a) for n in ("netG_A2B", "netG_B2A")]
+    return out
+
+
+def cyclegan_discriminator_loss(params: dict, A: np.ndarray, B: np.ndarray) -> dict:
+    s = cyclegan_solver(params)
+    loss = s.discriminator_loss(s.netD_B, tensor(B), s.netG_A2B(tensor(A)))
+    value = loss_term(loss)
+    loss.backward()
+    return {"loss": value, "G grad": grad_max(s.netG_A2B.a), "D grad": grad_max(s.netD_B.w)}
+
+
+# ----------------------------------------------------------------------------- 3.1 / 3.2 metrics
+def inception_score(probs: np.ndarray, splits: int):
+    out = student("inception_score").inception_score_from_probs(np.asarray(probs, dtype=np.float64), splits=splits)
+    return [float(out[0]), float(out[1])] if len(out) == 2 else f"expected (mean, std), got {type(out).__name__}"
+
+
+def feature_statistics(features: np.ndarray) -> list:
+    return [np.asarray(v) for v in student("fid").feature_statistics(np.asarray(features))]
+
+
+def frechet_distance(mu1, s1, mu2, s2) -> float:
+    return float(student("fid").frechet_distance(*(np.asarray(a) for a in (mu1, s1, mu2, s2))))
+
+
+QUESTIONS = {f.__name__: f for f in (
+    dcgan_params, dcgan_generator_outputs, dcgan_discriminator_shapes, dcgan_trace, dcgan_step, gp_penalty,
+    gp_backprop, cyclegan_generator_facts, cyclegan_discriminator_facts, cyclegan_trace, dataset_draws,
+    cyclegan_generator_loss, cyclegan_discriminator_loss, inception_score, feature_statistics, frechet_distance)}
+
+
+def answer(question: str, inputs: dict):
+    """Run one question (in the student process); the plain result."""
+    from grader.codec import plain
+    return plain(QUESTIONS[question](**inputs))

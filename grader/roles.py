@@ -1,0 +1,44 @@
+"""Who owns which file: the one place that says what is student work, what is given, what the
+sandboxed student process may see of the grader, and what only the trusted judge sees.
+
+    student handout   SUBMITTED + GIVEN + PUBLIC_GRADER (+ data scripts, README)
+    sandbox (child)   the submission's SUBMITTED files, GIVEN_ALWAYS, SANDBOX_GRADER; nothing else
+    trusted judge     everything under grader/ (public tests + grader/judge/), never student code
+"""
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+# code a student submits (util.py is handed out complete, but students submit whole files and
+# given code counts too, so the submitted util.py is the one graded)
+SUBMITTED = ("dcgan.py", "cyclegan.py", "dataloader.py", "inception_score.py", "fid.py", "util.py")
+# handed out complete and always graded with the kit's own copy (never taken from a submission)
+GIVEN_ALWAYS = ("inception.py",)
+HANDOUT_CODE = tuple(sorted(set(SUBMITTED) | set(GIVEN_ALWAYS)))
+
+# what the Testing section reads from a submission (besides the code)
+SCORES_FILE = "inception_score.txt"
+IMAGE_DIRS = {"dcgan-gan": "results/dcgan/gan/images", "dcgan-lsgan": "results/dcgan/lsgan/images",
+              "dcgan-wgan": "results/dcgan/wgan/images", "dcgan-wgan-gp": "results/dcgan/wgan-gp/images",
+              "cyclegan": "results/cyclegan/images"}
+
+# grader/ files the student process may import while it answers probes: questions, never verdicts
+SANDBOX_GRADER = ("__init__.py", "codec.py", "questions.py", "mocks.py", "child.py")
+# the public self-check that ships in the handout (its tests judge with their own public cases)
+PUBLIC_GRADER = SANDBOX_GRADER + ("conftest.py", "probe.py", "rubric.py", "roles.py", "arch.py")
+# judge-only tests: never in the handout, never in a sandbox
+JUDGE_DIR = "judge"
+
+MAX_FILE_BYTES = 20 * 1024 * 1024          # any one submitted file
+MAX_TOTAL_BYTES = 200 * 1024 * 1024        # a whole submission
+
+
+def manifest_name(path: str) -> str | None:
+    """The graded name of a submitted file, or None if the manifest does not take it."""
+    parts = PurePosixPath(path).parts
+    if len(parts) == 1 and parts[0] in (*SUBMITTED, SCORES_FILE):
+        return parts[0]
+    folder = "/".join(parts[:-1])
+    if parts and parts[-1].lower().endswith(".png") and folder in IMAGE_DIRS.values():
+        return "/".join(parts)
+    return None

@@ -1,0 +1,428 @@
+"""The sandboxed student process, seen from the trusted judge (batch grading and Gradescope).
+
+`Sandbox(submission, ...)` starts grader/child.py on the submission under bubblewrap:
+  * new mount, pid, network, IPC and UTS namespaces (and a user namespace when not root),
+    --die-with-parent, --new-session; as root, a uid of its own per worker (setpriv inside);
+  * a read-only view of just the interpreter, site-packages, the submission's code and the
+    question modules of the grader (never the tests, the kit, the venv's folder, other students);
+  * private size-limited tmpfs for /tmp (the working directory) and /dev/shm;
+  * a cgroup per submission with memory.max and pids.max where the machine allows it (else
+    RLIMIT_DATA per process and RLIMIT_NPROC per uid); killed by cgroup and pid namespace.
+`ask(question, inputs)` sends one request and waits for its answer within the per-question
+timeout and the submission's single deadline; a child that dies, hangs or garbles the stream is
+killed and the next question gets a fresh one. Where bubblewrap is refused, `kind="basic"` keeps
+today's weaker measures; `protections` says which were on, for every result.
+"""
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.codec import MAX_FRAME_BYTES, CodecError, decode, dumps, encode, loads, plain
+from grader.roles import SANDBOX_GRADER
+
+KIT = Path(__file__).resolve().parent.parent
+UID_BASE = 64000                       # worker w runs student code as uid UID_BASE + w (root only)
+CHILD_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "TMPDIR": "/tmp", "OMP_NUM_THREADS": "1",
+             "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "PYTHONDONTWRITEBYTECODE": "1",
+             "PYTHONHASHSEED": "0"}
+
+
+class SandboxError(RuntimeError):
+    """The grader could not run the student's process (a grader error, never a student's fault)."""
+
+
+class AnswerError(RuntimeError):
+    """The student's process raised, died, hung or answered garbage for this question."""
+
+
+@dataclass
+class Limits:
+    deadline: float = 300.0        # seconds for the whole submission, restarts included
+    question: float = 60.0         # seconds for one question
+    memory_mb: int = 4096          # all processes of the submission together (cgroup) or each (rlimit)
+    pids: int = 128                # processes and threads of the submission
+    tmp_mb: int = 256              # /tmp
+    shm_mb: int = 64               # /dev/shm
+
+
+@dataclass
+class Config:
+    kind: str = "bwrap"            # 'bwrap' or 'basic'
+    worker: int = 0
+    limits: Limits = field(default_factory=Limits)
+
+
+def python_paths() -> tuple[Path, Path, Path]:
+    """(venv or prefix folder, base prefix, interpreter path inside the sandbox)."""
+    prefix, base = Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()
+    if prefix != base:                                      # a venv: shown as /venv, wherever it lives
+        return prefix, base, Path("/venv/bin") / Path(sys.executable).name
+    return prefix, base, Path(sys.executable)
+
+
+def bwrap_available() -> str | None:
+    """None when bubblewrap can run here, else why not."""
+    tool = shutil.which("bwrap")
+    if not tool:
+        return "bubblewrap is not installed (apt-get install bubblewrap; `make setup` does it)"
+    probe = subprocess.run([tool, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"bubblewrap cannot create namespaces here: {probe.stderr.strip()[:200]}"
+    return None
+
+
+# ----------------------------------------------------------------------------- cgroups
+def _own_cgroup(controller: str) -> Path | None:
+    """This process's cgroup folder for `controller` (v1) or the unified one (v2), if writable."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            folder = Path("/sys/fs/cgroup") / controller / path.lstrip("/")
+            if folder.is_dir() and os.access(folder, os.W_OK):
+                return folder
+    unified = Path("/sys/fs/cgroup")
+    own = next((l.split(":", 2)[2] for l in lines if l.startswith("0::")), None)
+    if own is not None and (unified / "cgroup.controllers").is_file():
+        folder = unified / own.lstrip("/")
+        enabled = folder / "cgroup.subtree_control"
+        if enabled.is_file() and controller in enabled.read_text().split() and os.access(folder, os.W_OK):
+            return folder
+    return None
+
+
+class Cgroups:
+    """A memory and a pids cgroup for one submission; empty when the machine does not allow them."""
+
+    def __init__(self, name: str, limits: Limits):
+        self.folders: list[Path] = []
+        self.what: list[str] = []
+        settings = {"memory": [("memory.max", limits.memory_mb << 20), ("memory.limit_in_bytes", limits.memory_mb << 20),
+                               ("memory.swap.max", 0), ("memory.memsw.limit_in_bytes", limits.memory_mb << 20)],
+                    "pids": [("pids.max", limits.pids)]}
+        for controller, values in settings.items():
+            parent = _own_cgroup(controller)
+            if parent is None:
+                continue
+            folder = parent / name
+            try:
+                folder.mkdir(exist_ok=True)
+                wrote = False
+                for key, value in values:
+                    if (folder / key).exists():
+                        try:
+                            (folder / key).write_text(str(value))
+                            wrote = True
+                        except OSError:
+                            pass
+                if wrote:
+                    self.folders.append(folder)
+                    self.what.append(controller)
+                else:
+                    folder.rmdir()
+            except OSError:
+                continue
+
+    def enter(self) -> None:
+        """In the child before exec: join every cgroup."""
+        for folder in self.folders:
+            (folder / "cgroup.procs").write_text(str(os.getpid()))
+
+    def kill(self) -> None:
+        for folder in self.folders:
+            if (folder / "cgroup.kill").exists():
+                try:
+                    (folder / "cgroup.kill").write_text("1")
+                except OSError:
+                    pass
+            for _ in range(50):
+                try:
+                    pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]
+                except OSError:
+                    pids = []
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.02)
+
+    def close(self) -> None:
+        self.kill()
+        for folder in self.folders:
+            for _ in range(50):
+                try:
+                    folder.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
+    def oom_killed(self) -> bool:
+        for folder in self.folders:
+            for name in ("memory.events", "memory.failcnt"):
+                path = folder / name
+                if path.is_file():
+                    text = path.read_text()
+                    if name == "memory.failcnt" and text.strip() not in ("", "0"):
+                        return True
+                    if name == "memory.events" and any(l.split()[0] == "oom_kill" and l.split()[1] != "0"
+                                                       for l in text.splitlines() if l.strip()):
+                        return True
+        return False
+
+
+# ----------------------------------------------------------------------------- the sandbox
+class Sandbox:
+    """The student's process for one submission; `ask` answers one question at a time."""
+
+    def __init__(self, submission: Path, config: Config | None = None, grader_code: Path | None = None):
+        self.submission = Path(submission).resolve()
+        self.config = config or Config()
+        self.limits = self.config.limits
+        self.grader_code = grader_code or self._grader_code()
+        self.deadline = time.monotonic() + self.limits.deadline
+        self.proc: subprocess.Popen | None = None
+        self.cgroups: Cgroups | None = None
+        self.starts = 0
+        self.buffer = b""
+        self.uid = UID_BASE + self.config.worker if os.geteuid() == 0 else os.geteuid()
+        if self.config.kind == "bwrap":
+            problem = bwrap_available()
+            if problem:
+                raise SandboxError(problem)
+
+    def _grader_code(self) -> Path:
+        """A folder holding just the grader modules the student process may see."""
+        import tempfile
+        folder = Path(tempfile.mkdtemp(prefix="grader-questions-"))
+        (folder / "grader").mkdir()
+        for name in SANDBOX_GRADER:
+            shutil.copy2(KIT / "grader" / name, folder / "grader" / name)
+        os.chmod(folder, 0o755)
+        self._own_code = folder
+        return folder
+
+    # -- what protects the grader
+    @property
+    def protections(self) -> str:
+        limits = self.limits
+        caps = (f"cgroup {'+'.join(self.cgroups.what)} limits" if self.cgroups and self.cgroups.what
+                else "per-process rlimits (no cgroup allowed here)")
+        if self.config.kind == "bwrap":
+            who = f"uid {self.uid} of its own" if os.geteuid() == 0 else "a user namespace"
+            return (f"bubblewrap: mount/pid/network/IPC namespaces, read-only view of the interpreter and "
+                    f"the submission only, private /tmp ({limits.tmp_mb} MB) and /dev/shm ({limits.shm_mb} MB), "
+                    f"{who}; {caps}: memory {limits.memory_mb} MB, {limits.pids} processes; "
+                    f"{limits.question:g} s a question, {limits.deadline:g} s a submission")
+        return (f"BASIC (bubblewrap not used): own session and process group, {caps}: memory "
+                f"{limits.memory_mb} MB, {limits.pids} processes; no file-system or network isolation; "
+                f"{limits.question:g} s a question, {limits.deadline:g} s a submission")
+
+    def _command(self) -> tuple[list[str], Path]:
+        prefix, base, python = python_paths()
+        child = ["-I", "/grader/grader/child.py", "/grader", "/submission"]
+        if self.config.kind != "bwrap":
+            return [sys.executable, "-I", str(self.grader_code / "grader" / "child.py"), str(self.grader_code),
+                    str(self.submission)], Path(self._scratch())
+        limits = self.limits
+        cmd = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+               "--unshare-uts", "--unshare-cgroup-try", "--clearenv"]
+        for key, value in CHILD_ENV.items():
+            cmd += ["--setenv", key, value]
+        for top in ("usr", "lib", "lib64", "lib32", "bin", "sbin"):
+            path = Path("/") / top
+            if path.is_symlink():
+                cmd += ["--symlink", os.readlink(path), str(path)]
+            elif path.is_dir():
+                cmd += ["--ro-bind", str(path), str(path)]
+        for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf"):
+            if Path(etc).exists():
+                cmd += ["--ro-bind", etc, etc]
+        if not str(base).startswith("/usr/"):
+            cmd += ["--ro-bind", str(base), str(base)]
+        if prefix != base:
+            cmd += ["--ro-bind", str(prefix), "/venv"]
+        cmd += ["--ro-bind", str(self.grader_code), "/grader", "--ro-bind", str(self.submission), "/submission",
+                "--proc", "/proc", "--dev", "/dev",
+                "--perms", "01777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp",
+                "--perms", "01777", "--size", str(limits.shm_mb << 20), "--tmpfs", "/dev/shm", "--chdir", "/tmp"]
+        if os.geteuid() == 0:
+            cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--", "/usr/bin/setpriv",
+                    f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--no-new-privs",
+                    "--inh-caps=-all", "--bounding-set=-all", "--", str(python), *child]
+        else:
+            cmd += ["--unshare-user", "--disable-userns", "--", str(python), *child]
+        return cmd, Path("/")
+
+    def _scratch(self) -> str:
+        import tempfile
+        return tempfile.mkdtemp(prefix="student-work-")
+
+    def _preexec(self):
+        cgroups, limits, as_root, basic = self.cgroups, self.limits, os.geteuid() == 0, self.config.kind != "bwrap"
+
+        def run() -> None:
+            import resource
+            os.setsid()
+            cgroups.enter()
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            resource.setrlimit(resource.RLIMIT_FSIZE, ((limits.tmp_mb + 64) << 20,) * 2)
+            if not cgroups.what or "memory" not in cgroups.what:
+                resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_mb << 20,) * 2)
+            if not as_root and basic:
+                resource.setrlimit(resource.RLIMIT_NPROC, (max(limits.pids, 256),) * 2)
+        return run
+
+    # -- life cycle
+    def start(self) -> None:
+        self.close_process()
+        if time.monotonic() >= self.deadline:
+            raise AnswerError(f"the submission used its whole time limit ({self.limits.deadline:g} s)")
+        self.starts += 1
+        self.cgroups = Cgroups(f"gan-kit-{os.getpid()}-{self.config.worker}-{self.starts}", self.limits)
+        cmd, cwd = self._command()
+        env = {**CHILD_ENV, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         cwd=cwd, env=env, preexec_fn=self._preexec())
+        except OSError as exc:
+            raise SandboxError(f"could not start the student process: {exc}") from exc
+        self.buffer = b""
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        try:
+            hello = self._read_frame(min(self.limits.question + 60, self._left()))
+        except AnswerError as exc:
+            stderr = self._stderr()
+            self.close_process()
+            raise SandboxError(f"the student process did not start: {exc}; {stderr}".strip()) from None
+        if hello.get("ready") is not True:
+            self.close_process()
+            raise SandboxError("the student process did not start (no ready signal)")
+
+    def _stderr(self) -> str:
+        if self.proc is None or self.proc.stderr is None:
+            return ""
+        try:
+            os.set_blocking(self.proc.stderr.fileno(), False)
+            return (self.proc.stderr.read(4000) or b"").decode(errors="replace").strip()[-1500:]
+        except (OSError, ValueError):
+            return ""
+
+    def _left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def _read_frame(self, timeout: float) -> dict:
+        end = time.monotonic() + max(0.0, timeout)
+        fd = self.proc.stdout.fileno()
+        need = 8
+        while True:
+            if len(self.buffer) >= 8:
+                need = 8 + struct.unpack(">Q", self.buffer[:8])[0]
+                if need - 8 > MAX_FRAME_BYTES:
+                    raise AnswerError(f"the answer is larger than {MAX_FRAME_BYTES >> 20} MB")
+                if len(self.buffer) >= need:
+                    body, self.buffer = self.buffer[8:need], self.buffer[need:]
+                    try:
+                        return loads(body)
+                    except CodecError as exc:
+                        raise AnswerError(str(exc)) from None
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AnswerError("timeout")
+            ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+            if ready:
+                try:
+                    chunk = os.read(fd, max(1 << 16, min(need - len(self.buffer), 1 << 24)))
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    code = self.proc.wait(timeout=5)
+                    raise AnswerError(f"exit {code}")
+                self.buffer += chunk
+
+    def ask(self, question: str, inputs: dict):
+        """The student's answer to one question (plain data), or AnswerError with the reason."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        timeout = min(self.limits.question, self._left())
+        if timeout <= 0:
+            raise AnswerError(f"no time left: the submission used its whole limit of {self.limits.deadline:g} s")
+        try:
+            self.proc.stdin.write(dumps({"q": question, "inputs": encode(plain(inputs))}))
+            self.proc.stdin.flush()
+            reply = self._read_frame(timeout)
+        except (BrokenPipeError, AnswerError) as exc:
+            reason = str(exc) if isinstance(exc, AnswerError) else "exit"
+            oom = self.cgroups.oom_killed() if self.cgroups else False
+            self.close_process()
+            if reason == "timeout":
+                raise AnswerError(f"your code took longer than {timeout:.0f} s for this check (stopped)") from None
+            if oom:
+                raise AnswerError(f"your code used more than {self.limits.memory_mb} MB of memory (stopped)") from None
+            if reason.startswith("exit"):
+                raise AnswerError(f"your code ended the grading process ({reason}) during this check") from None
+            raise AnswerError(f"your code garbled its answer ({reason})") from None
+        if "error" in reply:
+            raise AnswerError(str(reply["error"])[:2000])
+        try:
+            return decode(reply.get("value"))
+        except CodecError as exc:
+            self.close_process()
+            raise AnswerError(f"unreadable answer: {exc}") from None
+
+    def close_process(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                try:
+                    stream.close()
+                except (OSError, ValueError):
+                    pass
+            self.proc = None
+        if self.cgroups is not None:
+            self.cgroups.close()
+            self.cgroups = None
+        if os.geteuid() == 0 and self.config.kind == "bwrap":
+            kill_uid(self.uid)
+
+    def close(self) -> None:
+        self.close_process()
+        if getattr(self, "_own_code", None):
+            shutil.rmtree(self._own_code, ignore_errors=True)
+
+
+def kill_uid(uid: int) -> None:
+    """Whatever still runs as a worker's own uid (belt and braces after the pid namespace)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    os.kill(int(entry.name), signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass
