@@ -18,9 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("submissions", type=Path)
     p.add_argument("--out", type=Path, default=Path("grades"))
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--timeout", type=float, default=300, help="seconds per submission")
-    p.add_argument("--test-timeout", type=float, default=60, help="seconds per test")
-    p.add_argument("--memory-mb", type=int, default=6144)
+    p.add_argument("--timeout", type=float, default=300, help="seconds per submission (one deadline, restarts included)")
+    p.add_argument("--test-timeout", type=float, default=60, help="seconds per question to the student's code")
+    p.add_argument("--memory-mb", type=int, default=4096, help="memory of all the submission's processes together")
+    p.add_argument("--sandbox", choices=("bwrap", "basic"), default="bwrap",
+                   help="bwrap (bubblewrap, default) or basic (weaker isolation, said in every result)")
     p.add_argument("--force", action="store_true", help="re-grade submissions that already have results")
     p = sub.add_parser("grade-one", help="grade one submission folder into a results.json (Gradescope)")
     p.add_argument("submission", type=Path)
@@ -30,12 +32,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("dist/autograder.zip"))
     args = parser.parse_args(argv)
     if args.command == "grade":
-        from grader.batch import Limits, grade_class
+        from grader.batch import GraderError, Options, grade_class
+        from grader.sandbox import Limits
         if not args.submissions.is_dir():
             print(f"error: {args.submissions} is not a folder of submissions", file=sys.stderr)
             return 2
-        limits = Limits(timeout=args.timeout, test_timeout=args.test_timeout, memory_mb=args.memory_mb)
-        print(f"wrote {grade_class(args.submissions, args.out, args.workers, limits, args.force)}")
+        limits = Limits(deadline=args.timeout, question=args.test_timeout, memory_mb=args.memory_mb)
+        try:
+            path = grade_class(args.submissions, args.out, args.workers, Options(limits, args.sandbox), args.force)
+        except GraderError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {path}")
         return 0
     if args.command == "grade-one":
         from grader.gradescope import grade_into

@@ -1,17 +1,18 @@
 """Grade a whole class: `python -m grader grade SUBMISSIONS/ --out grades/`.
 
-Each submission (a folder or a .zip) is graded in two steps:
-  1. record (untrusted): only the files of the manifest are copied into a fresh sandbox beside the
-     kit's pristine grader; `pytest grader/` runs there in record mode (grader/probe.py) in a new
-     interpreter, in its own process group, as user nobody when we are root, without network
-     (unshare -n) where the OS allows it, with RLIMIT_DATA / RLIMIT_FSIZE caps, one thread, a
-     per-test and a per-submission timeout (the whole group is killed). It only *records* what the
-     student's code returns, as plain data.
-  2. judge (trusted): the same tests run in judge mode in a folder with no student code; they
-     read the record and compare it with values they compute themselves. Only these verdicts
-     count: nothing the student process prints, patches or writes can raise a score.
-Outputs: <out>/<id>/results.json (Gradescope schema) and <out>/grades.csv, written atomically;
-a re-run skips submissions that already have results.json.
+Per submission (a folder or a .zip):
+  1. stage (trusted): only the files of the manifest (grader/roles.py) are copied into a fresh
+     folder, with the kit's given files where the submission has none;
+  2. judge (trusted): the grader's tests run in a process forked from this one (torch and pytest
+     already imported), in a folder with the public and the judge-only tests, with inputs drawn
+     from a seed chosen now. Each question goes to the student's code running in a sandbox
+     (grader/sandbox.py: bubblewrap, its own uid, cgroup caps) and only plain answers come back.
+     Nothing the student process writes, prints or patches reaches a verdict except its answers.
+Before any submission, a canary grades the kit's reference through exactly this pipeline; if
+it does not get full marks the batch stops with the reason (a grader problem is never a grade).
+A submission whose grading failed for a reason outside its code gets status `error`, no score,
+and is graded again by the next run. Outputs: <out>/<id>/results.json (Gradescope schema) and
+<out>/grades.csv, written atomically; a re-run skips submissions already graded.
 """
 from __future__ import annotations
 
@@ -19,47 +20,41 @@ import csv
 import io
 import json
 import os
+import re
+import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from grader.build import copy_grader, sandbox
-from grader.rubric import SECTIONS, STUDENT_FILES, TOTAL
-from grader.run import GRADER_ENV
+from grader.build import KIT, copy_grader
+from grader.roles import GIVEN_ALWAYS, GIVEN_COMPLETE, MAX_FILE_BYTES, MAX_TOTAL_BYTES, SUBMITTED, manifest_name
+from grader.rubric import SECTIONS, TOTAL
+from grader.sandbox import Limits, bwrap_available
 
-NOBODY = 65534
-MAX_FILE_BYTES = 20 * 1024 * 1024          # any one submitted file
-MAX_TOTAL_BYTES = 200 * 1024 * 1024        # a whole submission
+JUDGE_MEMORY_MB = 6144
+JUDGE_ENV = {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+             "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+class GraderError(RuntimeError):
+    """The grader itself cannot grade here (the canary failed, or the sandbox is missing)."""
 
 
 @dataclass
-class Limits:
-    timeout: float = 300.0        # whole submission (record step)
-    test_timeout: float = 60.0    # one test
-    memory_mb: int = 6144         # RLIMIT_DATA (RLIMIT_AS breaks PyTorch's allocator)
-    file_mb: int = 256            # RLIMIT_FSIZE
+class Options:
+    limits: Limits = field(default_factory=Limits)
+    sandbox: str = "bwrap"           # 'bwrap' or 'basic' (weaker, said in every result)
+    python: str | None = None        # a different interpreter for the student process (tests)
 
 
-def manifest_name(path: str) -> str | None:
-    """The sandbox path of a submitted file, or None if the manifest does not take it."""
-    parts = PurePosixPath(path).parts
-    if len(parts) == 1 and parts[0] in (*STUDENT_FILES, "inception_score.txt"):
-        return parts[0]
-    if (len(parts) >= 4 and parts[0] == "results" and parts[-2] == "images" and parts[-1].lower().endswith(".png")
-            and (parts[1:3] == ("cyclegan", "images") or (parts[1] == "dcgan" and len(parts) == 5))):
-        return "/".join(parts)
-    return None
-
-
+# ----------------------------------------------------------------------------- submissions
 def submission_files(src: Path) -> dict[str, bytes]:
-    """The manifest files of a folder or .zip (a single top folder inside is fine); no symlinks."""
+    """The manifest files of a folder or .zip (a single top folder inside is fine); no links."""
     entries: dict[str, bytes] = {}
     total = 0
 
@@ -73,15 +68,15 @@ def submission_files(src: Path) -> dict[str, bytes]:
         if total > MAX_TOTAL_BYTES:
             raise ValueError(f"submission larger than {MAX_TOTAL_BYTES >> 20} MB")
 
-    if src.is_file() and src.suffix == ".zip":
+    if src.is_file() and not src.is_symlink() and src.suffix == ".zip":
         with zipfile.ZipFile(src) as z:
-            for info in z.infolist():
+            for info in z.infolist()[:10_000]:
                 is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
                 if info.is_dir() or is_link or info.file_size > MAX_FILE_BYTES:
                     continue
                 take(info.filename, lambda info=info: z.read(info))
-    elif src.is_dir():
-        for path in sorted(src.rglob("*")):
+    elif src.is_dir() and not src.is_symlink():
+        for path in sorted(src.rglob("*"))[:10_000]:
             if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
                 continue
             take(path.relative_to(src).as_posix(), path.read_bytes)
@@ -93,134 +88,163 @@ def submission_files(src: Path) -> dict[str, bytes]:
     return {name: data for rel, data in entries.items() if (name := manifest_name(rel))}
 
 
-def network_isolation() -> list[str] | None:
-    """The command prefix that runs without network, or None where the OS does not allow it."""
-    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
-        return ["unshare", "-n", "--"]
-    return None
+def stage(files: dict[str, bytes], dest: Path) -> Path:
+    """The graded copy of a submission: its manifest files, the kit's given files where needed."""
+    dest.mkdir(parents=True)
+    for name, data in files.items():
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        (dest / name).write_bytes(data)
+    for name in GIVEN_COMPLETE:
+        if name in GIVEN_ALWAYS or name not in files:
+            shutil.copy2(KIT / name, dest / name)
+    for path in [dest, *dest.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return dest
 
 
-def can_drop_privileges() -> bool:
-    """Root can run the student's code as nobody, if nobody can run this Python."""
-    if os.geteuid() != 0 or not shutil.which("setpriv"):
-        return False
-    probe = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--", sys.executable, "-c", "pass"]
-    return subprocess.run(probe, capture_output=True).returncode == 0
+def find_submissions(root: Path) -> dict[str, Path]:
+    """{id: path}; ids are sanitised file names (letters, digits, . _ -), unique."""
+    subs: dict[str, Path] = {}
+    for path in sorted(root.iterdir()):
+        if path.is_symlink() or not (path.is_dir() or (path.is_file() and path.suffix == ".zip")):
+            continue
+        base = re.sub(r"[^A-Za-z0-9._-]", "_", path.stem if path.is_file() else path.name).strip(".") or "submission"
+        base = base[:80] if base not in ("grades", "grades.csv") else base + "_"
+        sub_id, n = base, 1
+        while sub_id in subs:
+            n += 1
+            sub_id = f"{base}-{n}"
+        subs[sub_id] = path
+    return subs
 
 
-def _limits(limits: Limits):
-    def apply() -> None:
-        import resource
-        os.setsid()
-        resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_mb << 20,) * 2)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb << 20,) * 2)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return apply
+# ----------------------------------------------------------------------------- the judge
+def preload() -> None:
+    """Import what every judge needs once, before forking (no threads started)."""
+    import numpy, PIL.Image, pytest, scipy.linalg, torch  # noqa: F401
+    torch.set_num_threads(1)
 
 
-def record(folder: Path, limits: Limits, isolation: list[str] | None) -> tuple[str, float]:
-    """Step 1: the grader in record mode on untrusted code; returns (status, seconds).
-
-    One process runs every section. Each section that recorded nothing there (the process died,
-    hung, or was tampered with before reaching it) runs again in a process of its own, so a
-    crash in one file costs only the items that need it."""
-    drop = []
-    if can_drop_privileges():
-        # nobody may add files (the record) but not change, rename or delete the grader's or the
-        # submission's: everything stays root's, and the folder gets the sticky bit
-        os.chmod(folder, 0o1777)
-        drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
-    start = time.time()
-    status = _record_run(folder, ["grader"], limits, limits.timeout, isolation, drop)
-    done = recorded_sections(folder / ".grader-record.jsonl")
-    rerun = [key for key in SECTIONS if key not in done]
-    for key in rerun:
-        _record_run(folder, [f"grader/test_{key}.py"], limits, min(limits.timeout, 120), isolation, drop)
-    if rerun:
-        status += f"; stopped early, re-ran {', '.join(rerun)} separately"
-    return status, time.time() - start
-
-
-def recorded_sections(path: Path) -> set[str]:
-    from grader.probe import load_record
-    from grader.rubric import section_of
-    return {section_of(key) for key in load_record(path)}
-
-
-def _record_run(folder: Path, targets: list[str], limits: Limits, timeout: float, isolation, drop) -> str:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(folder), "GRADER_MODE": "record",
-           "GRADER_RECORD": str(folder / ".grader-record.jsonl"), "GRADER_SUBMISSION": str(folder),
-           "GRADER_RESULTS": str(folder / ".untrusted-results.json"), "PYTHONNOUSERSITE": "1", "LANG": "C.UTF-8",
-           **GRADER_ENV}
-    cmd = [*(isolation or []), *drop, sys.executable, "-m", "pytest", *targets, "-q", "-p", "no:cacheprovider",
-           "-c", str(folder / "pytest.ini"), "--rootdir", str(folder), "-o", f"timeout={int(limits.test_timeout)}"]
-    proc = subprocess.Popen(cmd, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, preexec_fn=_limits(limits))
+def _judge_child(staged: Path, judge_dir: Path, results: Path, log: Path, worker: int, options: Options, seed: int):
+    """In the forked judge: the grader's tests in judge mode on `staged`; never returns."""
+    code = 3
     try:
-        code = proc.wait(timeout=timeout)
-        status = "ok" if code in (0, 1) else f"crashed (exit {code})"
-    except subprocess.TimeoutExpired:
-        status = f"timeout after {timeout:g} s"
+        import resource
+        resource.setrlimit(resource.RLIMIT_DATA, (JUDGE_MEMORY_MB << 20,) * 2)
+        os.chdir(judge_dir)
+        config = {"kind": options.sandbox, "worker": worker, "limits": asdict(options.limits)}
+        if options.python:
+            config["python"] = options.python
+        os.environ.update({"GRADER_MODE": "judge", "GRADER_SUBMISSION": str(staged), "GRADER_RESULTS": str(results),
+                           "GRADER_SEED": str(seed), "GRADER_SANDBOX": json.dumps(config), **JUDGE_ENV})
+        for name in list(sys.modules):
+            if name.split(".")[0] in ("grader", "conftest"):
+                del sys.modules[name]
+        sys.path[:] = [str(judge_dir)] + [p for p in sys.path if p not in ("", ".", str(KIT))]
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        import pytest
+        code = int(pytest.main(["grader", "-q", "-p", "no:cacheprovider", "-c", str(judge_dir / "pytest.ini"),
+                                "--rootdir", str(judge_dir), "-o", "timeout=0"]))
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)     # whatever it left running
-        except ProcessLookupError:
-            pass
-        proc.wait()
-    return status
+        os._exit(code)
 
 
-def judge(judge_dir: Path, record_file: Path, results: Path) -> dict:
-    """Step 2: the trusted verdicts from the record (no student code is imported here)."""
-    env = {**os.environ, "GRADER_MODE": "judge", "GRADER_RECORD": str(record_file), "GRADER_SUBMISSION": str(judge_dir),
-           "GRADER_RESULTS": str(results), **GRADER_ENV}
-    env.pop("PYTHONPATH", None)
-    subprocess.run([sys.executable, "-m", "pytest", "grader", "-q", "-p", "no:cacheprovider", "-c",
-                    str(judge_dir / "pytest.ini"), "--rootdir", str(judge_dir)], cwd=judge_dir, env=env,
-                   capture_output=True, timeout=900)
-    return json.loads(results.read_text())
+@dataclass
+class Job:
+    sub_id: str
+    files: dict[str, bytes] | None
+    out: Path
+    notes: list[str]
+    tmp: Path | None = None
+    pid: int = 0
+    worker: int = 0
+    started: float = 0.0
+    seed: int = 0
 
 
+def start_judge(job: Job, judge_dir: Path, options: Options) -> None:
+    job.tmp = Path(tempfile.mkdtemp(prefix="grade-"))
+    staged = stage(job.files or {}, job.tmp / "submission")
+    job.seed = secrets.randbits(48)
+    job.started = time.monotonic()
+    sys.stdout.flush(), sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _judge_child(staged, judge_dir, job.tmp / "results.json", job.tmp / "judge.log", job.worker, options, job.seed)
+    job.pid = pid
+
+
+def finish_judge(job: Job, exit_code: int | None, options: Options) -> dict:
+    """results.json for a finished (or killed) judge; status 'error' for any grader failure."""
+    results_path = job.tmp / "results.json"
+    log = (job.tmp / "judge.log").read_text(errors="replace")[-3000:] if (job.tmp / "judge.log").is_file() else ""
+    seconds = time.monotonic() - job.started
+    try:
+        results = json.loads(results_path.read_text()) if results_path.is_file() else None
+    except (OSError, ValueError):
+        results = None
+    if results is None or exit_code not in (0, 1):
+        why = "killed after its time limit" if exit_code is None else f"exit {exit_code}"
+        last = [l for l in log.splitlines() if l.strip()][-1:] or [""]
+        results = {"status": "error", "tests": [], "grader_errors": [f"the judge failed ({why}): {last[0][-300:]}"],
+                   "judge_log": log}
+    errors = results.get("grader_errors") or []
+    missing = [n for n in SUBMITTED if job.files is not None and n not in job.files]
+    notes = list(job.notes)
+    if missing:
+        notes.append(f"files not submitted: {', '.join(missing)}")
+    notes.append(f"graded in {seconds:.0f} s with grading seed {job.seed}; protections: "
+                 f"{results.get('protections', 'n/a')}")
+    if errors:
+        results["status"] = "error"
+        results.pop("score", None)
+        results["output"] = ("The grader could not grade this submission (grader error, not your code); your "
+                             "instructor has been told.\n" + "\n".join(notes))
+        results["instructor_errors"] = errors
+    else:
+        results["status"] = "ok"
+        results["output"] = "Graded in an isolated sandbox; scores decided by the trusted judge.\n" + "\n".join(notes)
+    return results
+
+
+def run_jobs(jobs: list[Job], judge_dir: Path, options: Options, workers: int, report=None) -> list[dict]:
+    """Grade `jobs`, `workers` forked judges at a time; results in job order."""
+    preload()
+    pending, running, results = list(range(len(jobs))), {}, [None] * len(jobs)
+    free = list(range(max(1, workers)))
+    limit = options.limits.deadline + 120
+    while pending or running:
+        while pending and free:
+            i = pending.pop(0)
+            jobs[i].worker = free.pop(0)
+            start_judge(jobs[i], judge_dir, options)
+            running[jobs[i].pid] = i
+        time.sleep(0.05)
+        for pid, i in list(running.items()):
+            job = jobs[i]
+            done, status = os.waitpid(pid, os.WNOHANG)
+            code = os.waitstatus_to_exitcode(status) if done else None
+            if not done and time.monotonic() - job.started > limit:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            elif not done:
+                continue
+            del running[pid]
+            free.append(job.worker)
+            results[i] = finish_judge(job, code, options)
+            shutil.rmtree(job.tmp, ignore_errors=True)
+            if report:
+                report(job, results[i])
+    return results
+
+
+# ----------------------------------------------------------------------------- outputs
 def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-def grade_one(src: Path, out: Path, limits: Limits, isolation: list[str] | None, judge_dir: Path) -> dict:
-    """Grade one submission into out/results.json (also on crash or timeout)."""
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        tmp = Path(tmp)
-        os.chmod(tmp, 0o755)
-        notes = []
-        try:
-            files = submission_files(src)
-        except (ValueError, zipfile.BadZipFile, OSError) as exc:
-            files, notes = {}, [f"could not read the submission: {exc}"]
-        staged = tmp / "staged"
-        for name, data in files.items():
-            (staged / name).parent.mkdir(parents=True, exist_ok=True)
-            (staged / name).write_bytes(data)
-        code = {n: staged / n for n in STUDENT_FILES if n in files}
-        box = sandbox(tmp / "sandbox", code, staged if staged.exists() else None)
-        status, seconds = record(box, limits, isolation)
-        kept = tmp / "record.jsonl"
-        source = box / ".grader-record.jsonl"
-        if source.is_file() and not source.is_symlink():
-            with open(source, "rb") as f:
-                kept.write_bytes(f.read(64 << 20))
-        results = judge(judge_dir, kept, tmp / "results.json")
-    missing = [n for n in STUDENT_FILES if n not in files]
-    notes += [f"record step: {status} ({seconds:.0f} s)", "network isolation: "
-              + ("on (unshare -n)" if isolation else "NOT available on this machine"),
-              "student code ran as " + ("user nobody" if can_drop_privileges() else f"uid {os.geteuid()}")]
-    if missing:
-        notes.append(f"files not submitted: {', '.join(missing)}")
-    results["output"] = "Graded in an isolated sandbox; scores decided by the trusted harness.\n" + "\n".join(notes)
-    results["status"] = status
-    write_atomic(out / "results.json", json.dumps(results, indent=2))
-    return results
 
 
 def section_scores(results: dict) -> dict[str, float]:
@@ -232,70 +256,113 @@ def section_scores(results: dict) -> dict[str, float]:
     return {k: round(v, 4) for k, v in scores.items()}
 
 
+def read_results(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
 def write_csv(out: Path, ids: list[str]) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["submission", *SECTIONS, "total", "status"])
     for sub_id in ids:
-        path = out / sub_id / "results.json"
-        if path.is_file():
-            res = json.loads(path.read_text())
+        res = read_results(out / sub_id / "results.json")
+        if res is None:
+            continue
+        if res.get("status") == "error":
+            writer.writerow([sub_id, *([""] * len(SECTIONS)), "", "error"])
+        else:
             scores = section_scores(res)
             writer.writerow([sub_id, *scores.values(), round(sum(scores.values()), 4), res.get("status", "")])
     write_atomic(out / "grades.csv", buffer.getvalue())
     return out / "grades.csv"
 
 
-def find_submissions(root: Path) -> dict[str, Path]:
-    subs = {}
-    for path in sorted(root.iterdir()):
-        if path.is_dir() and not path.is_symlink():
-            subs[path.name] = path
-        elif path.is_file() and path.suffix == ".zip":
-            subs[path.stem] = path
-    return subs
+def summarize(out: Path, ids: list[str]) -> None:
+    rows = [r for i in ids if (r := read_results(out / i / "results.json"))]
+    graded = [r for r in rows if r.get("status") != "error"]
+    print(f"class summary ({len(graded)} graded, {len(rows) - len(graded)} grader errors):")
+    for key, (title, points) in SECTIONS.items():
+        if graded:
+            mean = sum(section_scores(r)[key] for r in graded) / len(graded)
+            print(f"  {title:45s} mean {mean:6.2f} / {points}")
+    if len(rows) > len(graded):
+        print("  grader errors (not grades; fix the cause and run again, they are re-graded):")
+        for i in ids:
+            r = read_results(out / i / "results.json")
+            if r and r.get("status") == "error":
+                print(f"    {i}: {(r.get('instructor_errors') or ['?'])[0][:300]}")
 
 
-def make_judge_dir(dest: Path) -> Path:
-    copy_grader(dest)
-    return dest
+# ----------------------------------------------------------------------------- canary and class
+def reference_job(artifacts: Path | None) -> Job:
+    files = {name: (KIT / name).read_bytes() for name in SUBMITTED}
+    if artifacts is not None:
+        for path in artifacts.rglob("*"):
+            if path.is_file() and manifest_name(rel := path.relative_to(artifacts).as_posix()):
+                files[rel] = path.read_bytes()
+    return Job("canary (the kit's reference)", files, Path("."), [])
 
 
-def grade_class(root: Path, out: Path, workers: int = 1, limits: Limits | None = None, force: bool = False) -> Path:
-    limits = limits or Limits()
+def canary(judge_dir: Path, options: Options) -> float:
+    """Grade the kit's reference through the students' pipeline; GraderError unless it gets full marks."""
+    from grader.verify import sample_artifacts
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="canary-") as tmp:
+        res = run_jobs([reference_job(sample_artifacts(Path(tmp) / "artifacts"))], judge_dir, options, 1)[0]
+    score = sum(section_scores(res).values())
+    if res.get("status") == "error" or abs(score - TOTAL) > 1e-6:
+        lost = [f"{t['name']}: {t['output'].splitlines()[0] if t['output'] else '?'}" for t in res.get("tests", [])
+                if t["score"] < t["max_score"]]
+        causes = (res.get("instructor_errors") or []) + lost
+        raise GraderError(
+            f"the canary (the kit's own reference) got {score:g} / {TOTAL} instead of full marks, so this machine "
+            f"cannot grade; nothing was graded. First cause: {causes[0][:600] if causes else 'unknown'}\n"
+            "Fix: make sure the grader's Python environment and its packages can be read and imported by the "
+            "sandbox (install bubblewrap with `apt-get install bubblewrap`, or `--sandbox basic` for weaker "
+            "isolation), then run again.")
+    return time.monotonic() - t0
+
+
+def check_sandbox(options: Options) -> None:
+    if options.sandbox == "bwrap":
+        problem = bwrap_available()
+        if problem:
+            raise GraderError(f"{problem}; or grade with `--sandbox basic` (weaker isolation, said in every result)")
+
+
+def grade_class(root: Path, out: Path, workers: int = 1, options: Options | None = None, force: bool = False,
+                run_canary: bool = True) -> Path:
+    options = options or Options()
+    check_sandbox(options)
     subs = find_submissions(root)
     out.mkdir(parents=True, exist_ok=True)
-    isolation = network_isolation()
-    print(f"{len(subs)} submissions; network isolation: {'on (unshare -n)' if isolation else 'NOT available'}; "
-          f"student code runs as {'user nobody' if can_drop_privileges() else 'uid ' + str(os.geteuid())}")
-    todo = [s for s in subs if force or not (out / s / "results.json").is_file()]
-    if len(todo) < len(subs):
-        print(f"resuming: {len(subs) - len(todo)} already graded")
+    done = {s for s in subs if not force and (r := read_results(out / s / "results.json")) and r.get("status") != "error"}
+    todo = [s for s in subs if s not in done]
+    print(f"{len(subs)} submissions; sandbox: {options.sandbox}; workers: {workers}")
+    if done:
+        print(f"resuming: {len(done)} already graded")
     with tempfile.TemporaryDirectory(prefix="judge-") as jd:
-        judge_dir = make_judge_dir(Path(jd))
+        judge_dir = Path(jd)
+        copy_grader(judge_dir, judge=True)
+        if todo and run_canary:
+            print(f"canary: the kit's reference graded {TOTAL} / {TOTAL} in {canary(judge_dir, options):.0f} s")
+        jobs = []
+        for sub_id in todo:
+            try:
+                files, notes = submission_files(subs[sub_id]), []
+            except (ValueError, zipfile.BadZipFile, OSError) as exc:
+                files, notes = {}, [f"could not read the submission: {exc}"]
+            jobs.append(Job(sub_id, files, out / sub_id, notes))
 
-        def one(sub_id):
-            res = grade_one(subs[sub_id], out / sub_id, limits, isolation, judge_dir)
-            print(f"  {sub_id:30s} {res['score']:>6g} / {TOTAL}  {res['status']}", flush=True)
-            return res
-        with ThreadPoolExecutor(max(1, workers)) as pool:
-            list(pool.map(one, todo))
+        def report(job: Job, res: dict) -> None:
+            job.out.mkdir(parents=True, exist_ok=True)
+            write_atomic(job.out / "results.json", json.dumps(res, indent=2))
+            score = "error" if res["status"] == "error" else f"{sum(section_scores(res).values()):g} / {TOTAL}"
+            print(f"  {job.sub_id:30s} {score:>10s}  {res['status']}", flush=True)
+        run_jobs(jobs, judge_dir, options, workers, report)
     path = write_csv(out, list(subs))
     summarize(out, list(subs))
     return path
-
-
-def summarize(out: Path, ids: list[str]) -> None:
-    rows = [json.loads((out / i / "results.json").read_text()) for i in ids if (out / i / "results.json").is_file()]
-    if not rows:
-        return
-    print(f"class summary ({len(rows)} submissions):")
-    for key, (title, points) in SECTIONS.items():
-        mean = sum(section_scores(r)[key] for r in rows) / len(rows)
-        print(f"  {title:45s} mean {mean:6.2f} / {points}")
-    kinds: dict[str, int] = {}
-    for r in rows:
-        kind = r.get("status", "").split(";")[0].split(" (")[0].split(" after")[0]
-        kind += " (stopped early)" if "stopped early" in r.get("status", "") else ""
-        kinds[kind] = kinds.get(kind, 0) + 1
-    print("  record step: " + ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())))

@@ -1,7 +1,8 @@
 """Build folders the grader runs in: the student handout (`assign`) and submission sandboxes.
 
-A sandbox is self-contained: the kit's pristine grader/, pytest.ini and given files, then the
-student's files from the manifest on top. Nothing else of the submission is taken.
+A sandbox is self-contained: the kit's pristine public grader/, pytest.ini and given files, then
+the student's files from the manifest on top (what a student's own `pytest grader/` sees).
+A judge folder is the trusted side of batch grading: the public tests plus grader/judge/.
 """
 from __future__ import annotations
 
@@ -9,24 +10,27 @@ import shutil
 from pathlib import Path
 
 from grader.markers import BEGIN, END, MARKER_RE, strip_solutions
-from grader.rubric import STUDENT_FILES
+from grader.roles import GIVEN_COMPLETE, HANDOUT_CODE, JUDGE_DIR, JUDGE_GRADER, PUBLIC_GRADER, SCORES_FILE, SUBMITTED
 
 KIT = Path(__file__).resolve().parent.parent
-GIVEN_FILES = ("util.py", "inception.py")          # not student work, always the kit's copy
-GRADER_FILES = ("__init__.py", "conftest.py", "rubric.py", "arch.py", "mocks.py", "probe.py")
-ARTIFACTS = ("inception_score.txt", "results")     # what the Testing section reads
+ARTIFACTS = (SCORES_FILE, "results")     # what the Testing section reads
 
 
 class LeakError(RuntimeError):
     """Solution text would reach the student handout."""
 
 
-def copy_grader(dest: Path) -> None:
-    """The public grader: plumbing and test_*.py files (never hidden/ tests or kit tools)."""
+def copy_grader(dest: Path, judge: bool = False) -> None:
+    """The public grader (plumbing, questions, test_*.py); with `judge`, also the judge-only tests."""
     (dest / "grader").mkdir(parents=True, exist_ok=True)
     src = KIT / "grader"
-    for name in GRADER_FILES + tuple(sorted(p.name for p in src.glob("test_*.py"))):
+    for name in PUBLIC_GRADER + tuple(sorted(p.name for p in src.glob("test_*.py"))):
         shutil.copy2(src / name, dest / "grader" / name)
+    for name in JUDGE_GRADER if judge else ():
+        shutil.copy2(src / name, dest / "grader" / name)
+    if judge and (src / JUDGE_DIR).is_dir():
+        shutil.copytree(src / JUDGE_DIR, dest / "grader" / JUDGE_DIR, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(KIT / "pytest.ini", dest / "pytest.ini")
 
 
@@ -81,7 +85,7 @@ def assign(out: Path) -> Path:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     secrets: dict[str, set[str]] = {}
-    for name in sorted(set(STUDENT_FILES) | set(GIVEN_FILES)):
+    for name in HANDOUT_CODE:
         source = (KIT / name).read_text()
         secrets[name] = solution_lines(source)
         student = strip_solutions(source, name)
@@ -102,11 +106,12 @@ def assign(out: Path) -> Path:
 def sandbox(dest: Path, files: dict[str, Path], artifacts: Path | None = None) -> Path:
     """A grading folder: the kit's given files and grader, then the student `files` on top."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in GIVEN_FILES:
+    for name in GIVEN_COMPLETE:
         shutil.copy2(KIT / name, dest / name)
     copy_grader(dest)
     for name, path in files.items():
-        shutil.copy2(path, dest / name)
+        if name in SUBMITTED:
+            shutil.copy2(path, dest / name)
     if artifacts is not None:
         for name in ARTIFACTS:
             src = artifacts / name

@@ -14,6 +14,8 @@ from pathlib import PurePosixPath
 SUBMITTED = ("dcgan.py", "cyclegan.py", "dataloader.py", "inception_score.py", "fid.py", "util.py")
 # handed out complete and always graded with the kit's own copy (never taken from a submission)
 GIVEN_ALWAYS = ("inception.py",)
+# handed out complete: the kit's copy stands in when a submission lacks one
+GIVEN_COMPLETE = ("util.py", "inception.py")
 HANDOUT_CODE = tuple(sorted(set(SUBMITTED) | set(GIVEN_ALWAYS)))
 
 # what the Testing section reads from a submission (besides the code)
@@ -26,7 +28,8 @@ IMAGE_DIRS = {"dcgan-gan": "results/dcgan/gan/images", "dcgan-lsgan": "results/d
 SANDBOX_GRADER = ("__init__.py", "codec.py", "questions.py", "mocks.py", "child.py")
 # the public self-check that ships in the handout (its tests judge with their own public cases)
 PUBLIC_GRADER = SANDBOX_GRADER + ("conftest.py", "probe.py", "rubric.py", "roles.py", "arch.py")
-# judge-only tests: never in the handout, never in a sandbox
+# judge-only: the sandbox driver and the hidden tests; never in the handout, never in a sandbox
+JUDGE_GRADER = ("sandbox.py",)
 JUDGE_DIR = "judge"
 
 MAX_FILE_BYTES = 20 * 1024 * 1024          # any one submitted file

@@ -14,7 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader.rubric import SECTIONS, STUDENT_FILES
+from grader.roles import SUBMITTED as STUDENT_FILES
+from grader.rubric import SECTIONS
 
 GRADER_ENV = {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "PYTHONDONTWRITEBYTECODE": "1"}

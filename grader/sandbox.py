@@ -59,6 +59,7 @@ class Config:
     kind: str = "bwrap"            # 'bwrap' or 'basic'
     worker: int = 0
     limits: Limits = field(default_factory=Limits)
+    python: str | None = None      # another interpreter for the student process (the kit's tests)
 
 
 def python_paths() -> tuple[Path, Path, Path]:
@@ -235,9 +236,10 @@ class Sandbox:
 
     def _command(self) -> tuple[list[str], Path]:
         prefix, base, python = python_paths()
+        python = Path(self.config.python) if self.config.python else python
         child = ["-I", "/grader/grader/child.py", "/grader", "/submission"]
         if self.config.kind != "bwrap":
-            return [sys.executable, "-I", str(self.grader_code / "grader" / "child.py"), str(self.grader_code),
+            return [str(python), "-I", str(self.grader_code / "grader" / "child.py"), str(self.grader_code),
                     str(self.submission)], Path(self._scratch())
         limits = self.limits
         cmd = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",

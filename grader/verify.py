@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from grader.build import KIT, assign, sandbox
-from grader.rubric import SECTIONS, SECTION_FILES, STUDENT_FILES, TOTAL
+from grader.rubric import SECTIONS, SECTION_FILES, TOTAL
+from grader.roles import SUBMITTED as STUDENT_FILES
 from grader.run import run_grader, run_many
 
 SAMPLE_SCORES = """\
