@@ -47,6 +47,23 @@ def t(a) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a, dtype=np.float64))
 
 
+def traced_params(traced: dict) -> int:
+    """Parameters of the conv and norm layers that ran (each module once)."""
+    seen = {}
+    for call in traced.get("convs", []) + traced.get("bns", []):
+        seen[call.get("module")] = int(call.get("params", 0))
+    return sum(seen.values())
+
+
+def check_count(reported, traced: dict, expected: int, what: str) -> None:
+    """The parameter count, and the same count from the layers that really ran on a fresh input."""
+    assert reported == expected, f"expected {expected:,} trainable parameters in {what}, got {reported:,}" \
+        if isinstance(reported, int) else f"{what}: parameter count {reported!r}"
+    from_layers = traced_params(traced)
+    assert from_layers == expected, (f"{what} reports {reported:,} parameters, but the conv and norm layers that run "
+                                     f"in its forward pass hold {from_layers:,} (expected {expected:,})")
+
+
 def check_layer(call: dict, spec: Layer) -> list[str]:
     """Type, channels, kernel, stride, padding, output padding and bias of one conv call."""
     expected_type = "ConvTranspose2d" if spec.transposed else "Conv2d"

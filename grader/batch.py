@@ -144,6 +144,7 @@ def _judge_child(staged: Path, judge_dir: Path, results: Path, log: Path, worker
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
+        sys.stdout = sys.stderr = open(fd, "w", buffering=1, closefd=False)
         import pytest
         code = int(pytest.main(["grader", "-q", "-p", "no:cacheprovider", "-c", str(judge_dir / "pytest.ini"),
                                 "--rootdir", str(judge_dir), "-o", "timeout=0"]))

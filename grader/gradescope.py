@@ -1,22 +1,28 @@
 """Gradescope: `python -m grader gradescope --out autograder.zip` writes an autograder whose
-run_autograder grades /autograder/submission with the batch grader's isolation (grader/batch.py)
-and always leaves /autograder/results/results.json, even on a crash or a timeout."""
+run_autograder grades /autograder/submission with the batch grader's design (grader/batch.py):
+the trusted judge in /autograder/source asks the sandboxed student process (bubblewrap, which
+setup.sh installs), which sees only the interpreter, the submission and the question modules.
+Each run first checks, cheaply, that the sandbox can import every dependency and answer a
+question on the kit's reference; if not, results.json says "autograder error" and holds no
+score. It always leaves /autograder/results/results.json, even on a crash or a timeout."""
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 import traceback
 import zipfile
 from pathlib import Path
 
-from grader.build import KIT
+from grader.build import KIT, copy_grader
+from grader.roles import SUBMITTED
 from grader.rubric import TOTAL
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once when it builds the autograder image.
 set -euo pipefail
-apt-get update && apt-get install -y python3 python3-pip python3-venv util-linux
+apt-get update && apt-get install -y python3 python3-pip python3-venv util-linux bubblewrap
 cd /autograder/source
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install --upgrade pip
@@ -31,43 +37,82 @@ mkdir -p "$ROOT/results"
 cd "$ROOT/source" || exit 0
 "$PY" -m grader grade-one "$ROOT/submission" --results "$ROOT/results/results.json"
 if [ ! -s "$ROOT/results/results.json" ]; then
-  echo '{"score": 0, "output": "The autograder itself failed; your instructor has been told.", "tests": []}' \\
+  echo '{"output": "Autograder error: the autograder itself failed (not your code); your instructor has been told.", "tests": []}' \\
     > "$ROOT/results/results.json"
 fi
 exit 0
 """
 
-SOURCE_FILES = ("util.py", "inception.py", "pytest.ini", "requirements.txt")
+SOURCE_FILES = ("util.py", "inception.py", "pytest.ini", "requirements.txt", *SUBMITTED)
 
 
 def build_autograder(out: Path) -> Path:
+    """The zip: setup.sh, run_autograder, the kit's given files and reference (the canary and the
+    stand-ins for files a student does not submit), the grader with its judge-only tests."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
-            info = zipfile.ZipInfo(name)
-            info.external_attr = 0o755 << 16
-            z.writestr(info, text)
-        for name in SOURCE_FILES:
-            z.write(KIT / name, name)
-        for path in sorted((KIT / "grader").glob("*.py")):
-            z.write(path, f"grader/{path.name}")
+    with tempfile.TemporaryDirectory() as tmp:
+        copy_grader(Path(tmp), judge=True)
+        for name in ("batch.py", "build.py", "gradescope.py", "markers.py", "verify.py", "__main__.py"):
+            shutil.copy2(KIT / "grader" / name, Path(tmp) / "grader" / name)
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
+                info = zipfile.ZipInfo(name)
+                info.external_attr = 0o755 << 16
+                z.writestr(info, text)
+            for name in dict.fromkeys(SOURCE_FILES):
+                z.write(KIT / name, name)
+            for path in sorted(Path(tmp, "grader").rglob("*.py")):
+                z.write(path, path.relative_to(tmp).as_posix())
     return out
 
 
-def grade_into(submission: Path, results: Path, timeout: float = 600) -> int:
-    """Grade one folder into `results`; on any failure write a zero score with the reason."""
-    from grader.batch import Limits, grade_one, make_judge_dir, network_isolation
+def cheap_canary(options) -> str | None:
+    """None if the sandbox starts (imports torch and the questions) and answers right on the reference."""
+    from grader.batch import stage
+    from grader.sandbox import AnswerError, Config, Sandbox, SandboxError
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = stage({name: (KIT / name).read_bytes() for name in SUBMITTED}, Path(tmp) / "reference")
+        try:
+            box = Sandbox(staged, Config(kind=options.sandbox, limits=options.limits, python=options.python))
+        except SandboxError as exc:
+            return str(exc)
+        try:
+            got = box.ask("dcgan_params", {"part": "G"})
+            return None if got == 1_707_904 else f"the reference answered {got!r} instead of 1707904"
+        except (AnswerError, SandboxError) as exc:
+            return f"the sandbox could not answer on the reference: {exc}"
+        finally:
+            box.close()
+
+
+def grade_into(submission: Path, results: Path, timeout: float = 600, options=None) -> int:
+    """Grade one folder into `results`; any grader failure is an "autograder error" without a score."""
+    from grader.batch import Job, Options, run_jobs, submission_files
+    from grader.sandbox import Limits
+    options = options or Options(limits=Limits(deadline=timeout))
     results.parent.mkdir(parents=True, exist_ok=True)
     try:
+        problem = cheap_canary(options)
+        if problem:
+            raise RuntimeError(f"canary failed: {problem}")
+        try:
+            files, notes = submission_files(submission), []
+        except (ValueError, zipfile.BadZipFile, OSError) as exc:
+            files, notes = {}, [f"could not read the submission: {exc}"]
         with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
-            res = grade_one(submission, tmp / "out", Limits(timeout=timeout), network_isolation(),
-                            make_judge_dir(tmp / "judge"))
-            shutil.copy2(tmp / "out" / "results.json", results)
+            judge_dir = Path(tmp)
+            copy_grader(judge_dir, judge=True)
+            res = run_jobs([Job("submission", files, results.parent, notes)], judge_dir, options, 1)[0]
+        if res["status"] == "error":
+            raise RuntimeError("; ".join(res.get("instructor_errors", []))[:2000])
+        res["score"] = round(sum(t["score"] for t in res["tests"]), 4)
+        results.write_text(json.dumps(res, indent=2))
         print(f"score {res['score']} / {TOTAL}")
         return 0
-    except Exception:
-        results.write_text(json.dumps({"score": 0, "output": "The autograder failed:\n" + traceback.format_exc()[-3000:],
-                                       "tests": []}))
+    except Exception as exc:
+        print(traceback.format_exc()[-3000:], file=sys.stderr)
+        results.write_text(json.dumps({"output": "Autograder error: the grader could not grade this submission "
+                                                 "(not your code); your instructor has been told.",
+                                       "status": "error", "instructor_errors": [str(exc)[:2000]], "tests": []}))
         return 1

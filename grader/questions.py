@@ -20,16 +20,21 @@ from grader.mocks import Affine, Critic, LinearG, PatchD
 
 _IMPORTS: dict[str, object] = {}
 STUDENT_MODULES = ("dcgan", "cyclegan", "dataloader", "inception_score", "fid")
+on_import = None            # the sandbox child sets this to tell the judge which module it is importing
 
 
 def student(name: str):
     """The student's `name`.py, imported once; a broken file fails only the questions that need it."""
     assert name in STUDENT_MODULES, name
     if name not in _IMPORTS:
+        if on_import:
+            on_import(name)
         try:
             _IMPORTS[name] = importlib.import_module(name)
         except BaseException as exc:  # SyntaxError, SystemExit, anything raised at import time
             _IMPORTS[name] = ImportError(f"could not import {name}.py: {type(exc).__name__}: {exc}{where(exc)}")
+        if on_import:
+            on_import(None)
     module = _IMPORTS[name]
     if isinstance(module, ImportError):
         raise module
@@ -68,7 +73,8 @@ def trace(model: nn.Module, x: torch.Tensor) -> dict:
 
     def hook(module, inputs, output):
         entry = {"input": inputs[0].detach().clone(), "output": output.detach().clone(),
-                 "module": ids.setdefault(id(module), len(ids))}
+                 "module": ids.setdefault(id(module), len(ids)),
+                 "params": sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)}
         if isinstance(module, nn.BatchNorm2d):
             entry.update(kind="BatchNorm2d", num_features=module.num_features)
         else:
@@ -306,6 +312,15 @@ QUESTIONS = {f.__name__: f for f in (
     dcgan_params, dcgan_generator_outputs, dcgan_discriminator_shapes, dcgan_trace, dcgan_step, gp_penalty,
     gp_backprop, cyclegan_generator_facts, cyclegan_discriminator_facts, cyclegan_trace, dataset_draws,
     cyclegan_generator_loss, cyclegan_discriminator_loss, inception_score, feature_statistics, frechet_distance)}
+
+
+def module_of(question: str) -> str:
+    """The student module a question imports first."""
+    if question.startswith(("dcgan", "gp_")):
+        return "dcgan"
+    if question.startswith("cyclegan"):
+        return "cyclegan"
+    return {"dataset_draws": "dataloader", "inception_score": "inception_score"}.get(question, "fid")
 
 
 def answer(question: str, inputs: dict):

@@ -201,6 +201,8 @@ class Sandbox:
         self.cgroups: Cgroups | None = None
         self.starts = 0
         self.buffer = b""
+        self.importing: str | None = None
+        self.fatal_imports: dict[str, str] = {}     # module -> why importing it kills the process
         self.uid = UID_BASE + self.config.worker if os.geteuid() == 0 else os.geteuid()
         if self.config.kind == "bwrap":
             problem = bwrap_available()
@@ -305,6 +307,7 @@ class Sandbox:
         except OSError as exc:
             raise SandboxError(f"could not start the student process: {exc}") from exc
         self.buffer = b""
+        self.importing = None
         os.set_blocking(self.proc.stdout.fileno(), False)
         try:
             hello = self._read_frame(min(self.limits.question + 60, self._left()))
@@ -359,6 +362,9 @@ class Sandbox:
 
     def ask(self, question: str, inputs: dict):
         """The student's answer to one question (plain data), or AnswerError with the reason."""
+        from grader.questions import module_of
+        if module_of(question) in self.fatal_imports:
+            raise AnswerError(self.fatal_imports[module_of(question)])
         if self.proc is None or self.proc.poll() is not None:
             self.start()
         timeout = min(self.limits.question, self._left())
@@ -367,18 +373,29 @@ class Sandbox:
         try:
             self.proc.stdin.write(dumps({"q": question, "inputs": encode(plain(inputs))}))
             self.proc.stdin.flush()
+            end = time.monotonic() + timeout
             reply = self._read_frame(timeout)
+            while "importing" in reply and len(reply) == 1:       # progress: the child imports a student module
+                self.importing = reply["importing"] if isinstance(reply["importing"], str) else None
+                reply = self._read_frame(end - time.monotonic())
         except (BrokenPipeError, AnswerError) as exc:
             reason = str(exc) if isinstance(exc, AnswerError) else "exit"
             oom = self.cgroups.oom_killed() if self.cgroups else False
+            importing, self.importing = self.importing, None
             self.close_process()
             if reason == "timeout":
-                raise AnswerError(f"your code took longer than {timeout:.0f} s for this check (stopped)") from None
-            if oom:
-                raise AnswerError(f"your code used more than {self.limits.memory_mb} MB of memory (stopped)") from None
-            if reason.startswith("exit"):
-                raise AnswerError(f"your code ended the grading process ({reason}) during this check") from None
-            raise AnswerError(f"your code garbled its answer ({reason})") from None
+                why = f"your code took longer than {timeout:.0f} s for this check (stopped)"
+            elif oom:
+                why = f"your code used more than {self.limits.memory_mb} MB of memory (stopped)"
+            elif reason.startswith("exit"):
+                why = f"your code ended the grading process ({reason}) during this check"
+            else:
+                why = f"your code garbled its answer ({reason})"
+            if importing:
+                why = f"importing {importing}.py: {why}"
+                self.fatal_imports[importing] = why
+            raise AnswerError(why) from None
+        self.importing = None
         if "error" in reply:
             raise AnswerError(str(reply["error"])[:2000])
         try:

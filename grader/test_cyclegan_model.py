@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.arch import Layer, check_chain, check_layer, check_link, check_output, close, reflect, t
+from grader.arch import Layer, check_chain, check_count, check_layer, check_link, check_output, close, reflect, t
 from grader.probe import fresh, fresh_int
 
 DOWN = [
@@ -42,7 +42,8 @@ def test_generator_parameters_and_shapes(probe):
     """Generator: 7,837,696 parameters; [B,3,H,W] -> [B,3,H,W] for H,W divisible by 4"""
     shapes = ([1, 3, 32, 48], [2, 3, 64, 64])
     got = probe("cyclegan_generator_facts", shapes=[list(s) for s in shapes], seed=fresh_int(32))
-    assert got["params"] == 7_837_696, f"expected 7,837,696 parameters in CycleGAN_Generator, got {got['params']:,}"
+    traced = probe("cyclegan_trace", part="G", x=torch.randn(1, 3, 32, 32, generator=fresh(30)), seed=fresh_int(31))
+    check_count(got["params"], traced, 7_837_696, "CycleGAN_Generator")
     for shape, out in zip(shapes, got["shapes"]):
         assert out == shape, f"input {shape}: expected the same output shape, got {out}"
 
@@ -51,7 +52,7 @@ def test_generator_parameters_and_shapes(probe):
 def test_discriminator_parameters_and_patch_output(probe):
     """Discriminator: 2,764,672 parameters; [1,1,30,30] patches at 256x256"""
     got = probe("cyclegan_discriminator_facts", sizes=[256, 64], seed=fresh_int(33))
-    assert got["params"] == 2_764_672, f"expected 2,764,672 parameters in CycleGAN_Discriminator, got {got['params']:,}"
+    check_count(got["params"], discriminator_trace(probe), 2_764_672, "CycleGAN_Discriminator")
     for size, patches, out in zip((256, 64), (30, 6), got["shapes"]):
         assert out == [1, 1, patches, patches], f"input {size}x{size}: expected output [1, 1, {patches}, {patches}], got {out}"
 

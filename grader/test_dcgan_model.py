@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.arch import Layer, check_chain
+from grader.arch import Layer, check_chain, check_count
 from grader.probe import fresh, fresh_int
 
 GAN_TYPES = ("gan", "lsgan", "wgan", "wgan-gp")
@@ -27,16 +27,15 @@ def d_table(gan_type):
 @pytest.mark.points(1)
 def test_generator_has_1707904_parameters(probe):
     """Generator parameter count is 1,707,904"""
-    got = probe("dcgan_params", part="G")
-    assert got == 1_707_904, f"expected 1,707,904 trainable parameters in DCGAN_Generator, got {got:,}"
+    check_count(probe("dcgan_params", part="G"), generator_trace(probe), 1_707_904, "DCGAN_Generator")
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("gan_type", GAN_TYPES)
 def test_discriminator_has_663424_parameters(probe, gan_type):
     """Discriminator parameter count is 663,424 for every type"""
-    got = probe("dcgan_params", part="D", gan_type=gan_type)
-    assert got == 663_424, f"expected 663,424 trainable parameters in DCGAN_Discriminator('{gan_type}'), got {got:,}"
+    check_count(probe("dcgan_params", part="D", gan_type=gan_type), discriminator_trace(probe, gan_type), 663_424,
+                f"DCGAN_Discriminator('{gan_type}')")
 
 
 @pytest.mark.points(1)

@@ -1,4 +1,8 @@
-"""Batch grading of a class with broken and hostile submissions, and the Gradescope autograder."""
+"""Batch grading of a class with broken and hostile submissions, and the Gradescope autograder.
+
+One class is graded once (module fixture) with two workers: the kit's reference (as a folder, as a
+.zip with a top folder and macOS debris, and under hostile names), the honest skeleton, and every
+attack of tests/hostile. Each attack must get exactly its honest score."""
 import json
 import os
 import shutil
@@ -9,94 +13,145 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import Limits, can_drop_privileges, grade_class, network_isolation, section_scores
+from grader.batch import Options, find_submissions, grade_class, section_scores
+from grader.build import assign
 from grader.gradescope import build_autograder
-from grader.rubric import SECTIONS, STUDENT_FILES, TOTAL
+from grader.roles import SUBMITTED
+from grader.rubric import SECTIONS, TOTAL
+from grader.sandbox import UID_BASE, Limits, bwrap_available
 from grader.verify import sample_artifacts
 from helpers import tree_digest
 from hostile import ATTACKS, attacked_source
 
 REPO = Path(__file__).resolve().parents[1]
 FULL = {key: float(points) for key, (_, points) in SECTIONS.items()}
+ZERO = {key: 0.0 for key in SECTIONS}
+LIMITS = Limits(deadline=150, question=8, memory_mb=3072)
+pytestmark = [pytest.mark.skipif(bwrap_available() is not None, reason=f"no bubblewrap: {bwrap_available()}"),
+              pytest.mark.timeout(1200)]
 
 
-def reference_submission(dest: Path, artifacts: Path) -> Path:
+def submission(dest: Path, code: Path, artifacts: Path | None) -> Path:
     dest.mkdir(parents=True)
-    for name in STUDENT_FILES:
-        shutil.copy2(REPO / name, dest / name)
-    shutil.copy2(artifacts / "inception_score.txt", dest / "inception_score.txt")
-    shutil.copytree(artifacts / "results", dest / "results")
+    for name in SUBMITTED:
+        shutil.copy2(code / name, dest / name)
+    if artifacts is not None:
+        shutil.copy2(artifacts / "inception_score.txt", dest / "inception_score.txt")
+        shutil.copytree(artifacts / "results", dest / "results")
     (dest / "notes.txt").write_text("not in the manifest: ignored")
     return dest
+
+
+def sandbox_processes() -> list[str]:
+    """Processes of the workers' own uids (none may outlive the batch)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and UID_BASE <= entry.stat().st_uid < UID_BASE + 16:
+                found.append(entry.name)
+        except OSError:
+            pass
+    return found
+
+
+def temp_leftovers() -> set[str]:
+    import tempfile
+    return {p.name for p in Path(tempfile.gettempdir()).iterdir()
+            if p.name.startswith(("grade-", "judge-", "grader-questions-", "student-work-"))}
 
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("class")
     artifacts = sample_artifacts(tmp / "artifacts")
+    skeleton = assign(tmp / "handout")
     root = tmp / "submissions"
-    reference_submission(root / "reference", artifacts)
-    for name, (file, code, _) in ATTACKS.items():
-        sub = reference_submission(root / name, artifacts)
-        (sub / file).write_text(attacked_source((REPO / file).read_text(), code))
-    zipped = reference_submission(tmp / "zipped" / "hw3-20201234", artifacts)     # a .zip with a top folder
+    submission(root / "reference", REPO, artifacts)
+    submission(root / "skeleton", skeleton, None)
+    for name, attack in ATTACKS.items():
+        base = REPO if attack.base == "reference" else skeleton
+        sub = submission(root / name, base, artifacts if attack.base == "reference" else None)
+        (sub / attack.file).write_text(attacked_source((base / attack.file).read_text(), attack))
+    submission(root / "zz-reference-after-daemon", REPO, artifacts)
+    submission(root / "zz-skeleton-after-daemon", skeleton, None)
+    submission(root / "weird name (1) é", REPO, artifacts)
+    zipped = submission(tmp / "zipped" / "hw3-20201234", REPO, artifacts)          # a .zip with a top folder
     (tmp / "zipped" / "__MACOSX").mkdir()                                           # and macOS debris
     (tmp / "zipped" / "__MACOSX" / "._dcgan.py").write_bytes(b"\0\5junk")
-    shutil.make_archive(str(root / "zipped-reference"), "zip", zipped.parent)
+    shutil.make_archive(str(root / "grades.csv"), "zip", zipped.parent)            # named like the output
     before = tree_digest(root), tree_digest(REPO / "grader"), (REPO / "dcgan.py").read_bytes()
+    leftovers = temp_leftovers()
     out = tmp / "grades"
-    grade_class(root, out, workers=2, limits=Limits(timeout=200, test_timeout=10))
+    grade_class(root, out, workers=2, options=Options(LIMITS))
     after = tree_digest(root), tree_digest(REPO / "grader"), (REPO / "dcgan.py").read_bytes()
-    return root, out, before, after
+    return root, out, before, after, leftovers
 
 
 def results(out, name):
     return json.loads((out / name / "results.json").read_text())
 
 
-def test_reference_and_zipped_reference_get_full_marks(graded_class):
-    _, out, _, _ = graded_class
-    for name in ("reference", "zipped-reference"):
+def test_reference_copies_get_full_marks(graded_class):
+    root, out, *_ = graded_class
+    ids = find_submissions(root)
+    assert "grades.csv_" in ids and "weird_name_1__" in ids
+    for name in ("reference", "grades.csv_", "weird_name_1__", "zz-reference-after-daemon"):
         res = results(out, name)
-        assert res["score"] == pytest.approx(TOTAL), (name, section_scores(res))
-        assert {"score", "max_score", "execution_time", "tests", "output"} <= set(res)
+        assert res["status"] == "ok" and section_scores(res) == FULL, (name, section_scores(res))
+        assert "bubblewrap" in res["output"] and "grading seed" in res["output"]
+
+
+def test_skeleton_scores_zero(graded_class):
+    _, out, *_ = graded_class
+    for name in ("skeleton", "zz-skeleton-after-daemon"):
+        assert section_scores(results(out, name)) == ZERO, name
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
-def test_attack_never_raises_a_score_and_costs_only_its_items(graded_class, attack):
-    _, out, _, _ = graded_class
+def test_attack_gets_exactly_its_honest_score(graded_class, attack):
+    _, out, *_ = graded_class
     res = results(out, attack)
-    scores = section_scores(res)
-    affected = ATTACKS[attack][2]
-    if attack == "network-socket" and network_isolation() is None:
-        affected = {"fid"}        # without a network namespace the socket connects and the module exits
-    if attack == "delete-files":         # as nobody it cannot delete; as root only in its own sandbox
-        affected = set() if can_drop_privileges() else {"inception_score"}
-    assert res["score"] <= TOTAL
+    scores, spec = section_scores(res), ATTACKS[attack]
+    assert res["status"] == "ok", res.get("instructor_errors")
+    if spec.base == "skeleton":
+        assert scores == ZERO, f"{attack} earned points from a skeleton: {scores}"
+        return
     for key, points in FULL.items():
-        if key in affected:
+        if key in spec.affected:
             assert scores[key] <= points
         else:
             assert scores[key] == pytest.approx(points), f"{attack} cost {key}: {scores}"
     for test in res["tests"]:
         if test["score"] < test["max_score"]:
             assert test["output"].strip(), f"{attack}: {test['name']} lost points without a reason"
-    if affected:
-        assert sum(scores[k] for k in affected) < sum(FULL[k] for k in affected), f"{attack} lost nothing: {scores}"
 
 
-def test_nothing_outside_the_sandboxes_changed(graded_class):
-    _, _, before, after = graded_class
+def test_broken_code_costs_its_items_with_the_reason(graded_class):
+    _, out, *_ = graded_class
+    reasons = {"syntax-error": "SyntaxError", "sys-exit-at-import": "SystemExit",
+               "os-exit-at-import": "ended the grading process", "infinite-loop-in-forward": "longer than",
+               "blocked-signals-loop": "longer than", "raw-protocol-frames": "", "huge-allocation": ""}
+    for attack, reason in reasons.items():
+        spec = ATTACKS[attack]
+        lost = [t for t in results(out, attack)["tests"] if t["tags"][0] in spec.affected and t["score"] < t["max_score"]]
+        assert lost, f"{attack} lost nothing"
+        assert all(reason in t["output"] for t in lost), (attack, [t["output"] for t in lost][:2])
+
+
+def test_nothing_outlives_the_batch_and_nothing_outside_changed(graded_class):
+    _, _, before, after, leftovers = graded_class
     assert before == after
+    assert sandbox_processes() == []
+    assert temp_leftovers() <= leftovers
 
 
 def test_csv_and_resume(graded_class, capsys):
-    root, out, _, _ = graded_class
+    root, out, *_ = graded_class
     rows = (out / "grades.csv").read_text().splitlines()
     assert rows[0].split(",") == ["submission", *SECTIONS, "total", "status"]
-    assert len(rows) == 1 + len(ATTACKS) + 2
+    assert len(rows) == 1 + len(find_submissions(root))
     stamp = (out / "reference" / "results.json").stat().st_mtime
-    grade_class(root, out, workers=1)
+    grade_class(root, out, workers=1, options=Options(LIMITS))
     assert "resuming: " in capsys.readouterr().out
     assert (out / "reference" / "results.json").stat().st_mtime == stamp
 
@@ -106,16 +161,21 @@ def test_gradescope_autograder_in_a_simulated_layout(tmp_path):
     root = tmp_path / "autograder"
     with zipfile.ZipFile(zip_path) as z:
         z.extractall(root / "source")
-        assert {"setup.sh", "run_autograder"} <= set(z.namelist())
+        names = set(z.namelist())
+    assert {"setup.sh", "run_autograder", "grader/sandbox.py"} <= names
     artifacts = sample_artifacts(tmp_path / "artifacts")
-    reference_submission(root / "submission", artifacts)
+    submission(root / "submission", REPO, artifacts)
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable}
     env.pop("PYTHONPATH", None)
     subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, timeout=600)
     res = json.loads((root / "results" / "results.json").read_text())
     assert res["score"] == pytest.approx(TOTAL)
-    # an empty submission and a broken Python still leave a results.json
+    # an empty submission scores 0; a broken Python is an autograder error, not a score
     shutil.rmtree(root / "submission"); (root / "submission").mkdir(); (root / "results" / "results.json").unlink()
+    subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, timeout=600)
+    assert json.loads((root / "results" / "results.json").read_text())["score"] == 0
+    (root / "results" / "results.json").unlink()
     subprocess.run(["bash", str(root / "source" / "run_autograder")], env={**env, "PYTHON": "/nonexistent"},
                    check=True, timeout=600)
-    assert json.loads((root / "results" / "results.json").read_text())["score"] == 0
+    broken = json.loads((root / "results" / "results.json").read_text())
+    assert "score" not in broken and broken["output"].startswith("Autograder error")

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from grader.build import assign, sandbox
-from grader.rubric import SECTIONS, STUDENT_FILES, TOTAL
+from grader.roles import GIVEN_COMPLETE, JUDGE_DIR, JUDGE_GRADER, SANDBOX_GRADER, SUBMITTED as STUDENT_FILES
+from grader.rubric import SECTIONS, TOTAL
 from grader.run import run_grader
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,7 +29,9 @@ def test_handout_has_no_solutions_and_its_todos_raise(handout):
         text = path.read_text()
         assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, path
     assert "F.binary_cross_entropy(d_real" not in (handout / "dcgan.py").read_text()
-    assert not (handout / "tests").exists() and not (handout / "grader" / "hidden").exists()
+    assert not (handout / "tests").exists() and not (handout / "grader" / JUDGE_DIR).exists()
+    assert not any((handout / "grader" / name).exists() for name in JUDGE_GRADER)
+    assert set(SANDBOX_GRADER) <= {p.name for p in (handout / "grader").iterdir()}
     assert {"README.md", "Makefile", "env.yml", "requirements.txt"} <= {p.name for p in handout.iterdir()}
     assert (handout / "data" / "download_dataset.sh").is_file()
     sys.path.insert(0, str(handout))
@@ -46,7 +49,7 @@ def test_assign_cli_refuses_malformed_markers(tmp_path, monkeypatch):
     import grader.build as build
     fake_kit = tmp_path / "kit"
     (fake_kit / "grader").mkdir(parents=True)
-    for name in set(STUDENT_FILES) | set(build.GIVEN_FILES):
+    for name in set(STUDENT_FILES) | set(GIVEN_COMPLETE):
         (fake_kit / name).write_text("x = 1\n")
     (fake_kit / "dcgan.py").write_text("# TODO: a\n# BEGIN SOLUTION\nx = 1\n")   # never closed
     monkeypatch.setattr(build, "KIT", fake_kit)

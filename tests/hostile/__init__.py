@@ -1,104 +1,264 @@
-"""Broken and hostile submissions for the batch grader: each is the reference with one attack.
+"""Broken and hostile submissions for the batch grader.
 
-`ATTACKS[name] = (file, code, affected)`: `code` is put at the top of `file` (after the imports
-of the module, so it runs at import) or, for 'forward' attacks, replaces a forward method;
-`affected` lists the rubric sections allowed to lose points (all the others must score as the
-reference does)."""
+`ATTACKS[name] = Attack(base, file, code, affected, where)`: `base` is the kit's reference or the
+student skeleton (honest score 0 on every code section); `code` goes into `file` at import time
+(after the module's imports), at its end, or replaces a function (see `attacked_source`).
+`affected` lists the sections a reference-based attack may lose; every other section must score
+exactly as its base does. A skeleton-based attack must score exactly 0: nothing it reads,
+writes, patches or forges may earn a point."""
 from __future__ import annotations
 
-HEAD = "from __future__ import annotations\n"
+from dataclasses import dataclass
 
-ATTACKS: dict[str, tuple[str, str, set[str]]] = {
-    "syntax-error": ("fid.py", "def broken(:\n", {"fid"}),
-    "import-time-exception": ("inception_score.py", "raise RuntimeError('boom at import')\n", {"inception_score"}),
-    "sys-exit-at-import": ("fid.py", "import sys\nsys.exit(0)\n", {"fid"}),
-    "os-exit-at-import": ("inception_score.py", "import os\nos._exit(0)\n", {"inception_score"}),
-    "infinite-loop-at-import": ("fid.py", "while True:\n    pass\n", {"fid"}),
-    "infinite-loop-in-forward": ("cyclegan.py", "FORWARD_LOOP", {"cyclegan_model"}),
-    "huge-allocation": ("fid.py", "_hog = bytearray(64 * 1024 ** 3)\n", {"fid"}),
-    "print-flood": ("inception_score.py", "for _ in range(200000):\n    print('x' * 200)\n", set()),
-    "fake-results-json": ("fid.py",
-                          "import json, os\n"
-                          "for _p in (os.environ.get('GRADER_RESULTS', ''), 'results.json', '.grader-results.json'):\n"
-                          "    if _p:\n"
-                          "        open(_p, 'w').write(json.dumps({'score': 90, 'max_score': 90, 'tests': []}))\n",
-                          set()),
-    "patch-pytest-and-allclose": ("fid.py",
-                                  "import torch, numpy, _pytest.python\n"
-                                  "torch.allclose = lambda *a, **k: True\n"
-                                  "numpy.allclose = lambda *a, **k: True\n"
-                                  "_pytest.python.Function.runtest = lambda self: None\n"
-                                  "frechet_distance_real = None\n", {"fid"}),   # its own later tests stop recording
-    "always-equal-objects": ("fid.py", "ALWAYS_EQUAL", {"fid"}),
-    "forged-record": ("fid.py",
-                      "import json, os\n"
-                      "_r = os.environ.get('GRADER_RECORD')\n"
-                      "if _r:\n"
-                      "    open(_r, 'a').write(json.dumps({'key': 'grader/test_dcgan_model.py::"
-                      "test_generator_has_1707904_parameters::params', 'value': 1707904}) + '\\n')\n",
-                      {"dcgan_model"}),
-    "network-socket": ("fid.py",
-                       "import socket\n"
-                       "try:\n"
-                       "    socket.create_connection(('1.1.1.1', 53), timeout=2).close()\n"
-                       "    NETWORK = True\n"
-                       "except OSError:\n"
-                       "    NETWORK = False\n"
-                       "if NETWORK:\n"
-                       "    raise SystemExit('network reachable')\n", set()),
-    "delete-files": ("fid.py",
-                     "import os, glob\n"
-                     "for _f in glob.glob('*.py') + glob.glob('grader/*.py'):\n"
-                     "    if not _f.endswith('fid.py'):\n"
-                     "        try:\n"
-                     "            os.remove(_f)\n"
-                     "        except OSError:\n"
-                     "            pass\n", None),
+
+@dataclass
+class Attack:
+    base: str                 # 'reference' or 'skeleton'
+    file: str
+    code: str
+    affected: set[str]
+    where: str = "imports"    # 'imports', 'end', or the name of a function whose body is replaced
+
+
+SEARCH_REFERENCE = '''
+import os as _os
+def _looks_like_solution(text):
+    return "BEGIN SOLUTION" in text or ("class DCGAN_Solver" in text and "binary_cross_entropy" in text)
+_roots = ["/"] + [_os.path.dirname(_os.path.dirname(_os.path.dirname(__import__("sys").executable)))]
+for _pid in (p for p in _os.listdir("/proc") if p.isdigit()):
+    try:
+        _roots += [a for a in open(f"/proc/{_pid}/cmdline").read().split("\\0") if a.startswith("/")]
+    except OSError:
+        pass
+_done = False
+for _root in _roots:
+    for _dir, _subdirs, _files in _os.walk(_root):
+        if _dir.startswith(("/proc", "/sys", "/dev")) or _done:
+            _subdirs[:] = []
+            continue
+        for _f in _files:
+            if _f == "dcgan.py":
+                try:
+                    _text = open(_os.path.join(_dir, _f)).read()
+                except OSError:
+                    continue
+                if _looks_like_solution(_text) and _dir != "/submission":
+                    exec(compile(_text, "found.py", "exec"), globals())
+                    _done = True
+'''
+
+FORGE_CONSTANTS = '''
+import sys as _sys
+_q = _sys.modules.get("grader.questions")
+if _q is not None:
+    _q.QUESTIONS["dcgan_params"] = lambda part, gan_type="gan": 1707904 if part == "G" else 663424
+    _q.QUESTIONS["cyclegan_generator_facts"] = lambda shapes, seed: {"params": 7837696, "shapes": shapes}
+    _q.QUESTIONS["cyclegan_discriminator_facts"] = lambda sizes, seed: {
+        "params": 2764672, "shapes": [[1, 1, s // 8 - 2, s // 8 - 2] for s in sizes]}
+    _q.QUESTIONS["inception_score"] = lambda probs, splits: [float(probs.shape[1]), 0.0]
+'''
+
+PUBLIC_GRADER_RECORD = '''
+import glob as _glob, json as _json, os as _os
+_line = _json.dumps({"key": "grader/test_dcgan_model.py::test_generator_has_1707904_parameters::params",
+                     "value": 1707904}) + "\\n"
+_targets = [_os.environ.get(k, "") for k in ("GRADER_RECORD", "GRADER_RESULTS")]
+_targets += ["/submission/.grader-record.jsonl", "/tmp/.grader-record.jsonl", "results.json", "/grader/results.json"]
+_targets += _glob.glob("/**/results.json", recursive=True) + _glob.glob("/**/*.jsonl", recursive=True)
+for _p in _targets:
+    try:
+        with open(_p, "a") as _f:
+            _f.write(_line)
+    except OSError:
+        pass
+for _p in _glob.glob("/**/test_*.py", recursive=True) + _glob.glob("/**/conftest.py", recursive=True):
+    try:
+        exec(compile(open(_p).read(), _p, "exec"), {})
+    except BaseException:
+        pass
+'''
+
+CLASSMATES = '''
+import json as _json, os as _os
+_good = _json.dumps({"score": 90, "max_score": 90, "tests": [], "status": "ok"})
+for _dir, _subdirs, _files in _os.walk("/"):
+    if _dir.startswith(("/proc", "/sys", "/dev", "/usr", "/venv")):
+        _subdirs[:] = []
+        continue
+    for _f in _files:
+        if _f in ("results.json", "grades.csv", "record.jsonl") or _f.endswith(".jsonl"):
+            try:
+                open(_os.path.join(_dir, _f), "w").write(_good)
+            except OSError:
+                pass
+'''
+
+DAEMON = '''
+import os as _os, time as _time, signal as _signal
+if _os.fork() == 0:
+    _os.setsid()
+    if _os.fork() == 0:
+        for _s in (_signal.SIGTERM, _signal.SIGHUP, _signal.SIGINT):
+            _signal.signal(_s, _signal.SIG_IGN)
+        _end = _time.time() + 240
+        while _time.time() < _end:
+            for _dir, _subdirs, _files in _os.walk("/"):
+                if _dir.startswith(("/proc", "/sys", "/dev", "/usr")):
+                    _subdirs[:] = []
+                    continue
+                for _f in ("dcgan.py", "results.json"):
+                    try:
+                        open(_os.path.join(_dir, _f), "a").write("\\n# daemon was here\\n")
+                    except OSError:
+                        pass
+            try:
+                _os.kill(-1, _signal.SIGKILL)
+            except OSError:
+                pass
+            _time.sleep(0.5)
+        _os._exit(0)
+    _os._exit(0)
+'''
+
+RAW_FRAMES = '''
+    import os, struct, json
+    frames = [b"[" * 200000 + b"]" * 200000,
+              json.dumps({"value": {"__array__": "AAAA", "dtype": "<f8", "shape": [100000, 100000]}}).encode()]
+    for fd in sorted(int(f) for f in os.listdir("/proc/self/fd")):
+        for body in frames:
+            try:
+                os.write(fd, struct.pack(">Q", len(body)) + body)
+            except OSError:
+                pass
+    try:
+        os.write(3, struct.pack(">Q", 2 ** 62))
+    except OSError:
+        pass
+    return 0.0
+'''
+
+AMPLIFY = '''
+    import numpy as np
+    return np.zeros((40000, 1)), np.zeros((1, 40000))
+'''
+
+BLOCKED_SIGNALS_LOOP = '''
+import signal as _signal
+_signal.pthread_sigmask(_signal.SIG_BLOCK, [_signal.SIGALRM, _signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP])
+while True:
+    pass
+'''
+
+FORK_MEMORY = '''
+import os as _os, time as _time
+for _ in range(6):
+    if _os.fork() == 0:
+        _hog = b"x" * (1024 ** 3)
+        _time.sleep(60)
+        _os._exit(0)
+_time.sleep(20)
+'''
+
+FORK_BOMB = '''
+import os as _os, time as _time
+_kids = 0
+for _ in range(2000):
+    try:
+        if _os.fork() == 0:
+            _time.sleep(120)
+            _os._exit(0)
+        _kids += 1
+    except OSError:
+        break
+'''
+
+DISK_FILL = '''
+for _path in ("/tmp/fill", "/dev/shm/fill", "/submission/fill", "/grader/fill"):
+    try:
+        with open(_path, "wb") as _f:
+            for _ in range(4096):
+                _f.write(b"\\0" * (1 << 20))
+    except OSError:
+        pass
+'''
+
+ALWAYS_EQUAL = '''
+    class _Yes(float):
+        def __eq__(self, other):
+            return True
+        __le__ = __lt__ = __ge__ = __gt__ = __eq__
+
+        def __abs__(self):
+            return self
+
+        def __sub__(self, other):
+            return self
+    return _Yes(123.0)
+'''
+
+ATTACKS: dict[str, Attack] = {
+    # broken code
+    "syntax-error": Attack("reference", "fid.py", "def broken(:\n", {"fid"}),
+    "import-time-exception": Attack("reference", "inception_score.py", "raise RuntimeError('boom at import')\n",
+                                    {"inception_score"}),
+    "sys-exit-at-import": Attack("reference", "fid.py", "import sys\nsys.exit(0)\n", {"fid"}),
+    "os-exit-at-import": Attack("reference", "inception_score.py", "import os\nos._exit(0)\n", {"inception_score"}),
+    "infinite-loop-in-forward": Attack("reference", "cyclegan.py", "        while True:\n            pass\n",
+                                       {"cyclegan_model"}, where="CycleGAN_Discriminator.forward"),
+    "huge-allocation": Attack("reference", "fid.py", "_hog = b'x' * (64 * 1024 ** 3)\n", {"fid"}),
+    "print-flood": Attack("reference", "inception_score.py", "for _ in range(200000):\n    print('x' * 200)\n", set()),
+    "always-equal-objects": Attack("reference", "fid.py", ALWAYS_EQUAL, {"fid"}, where="frechet_distance"),
+    "network-socket": Attack("reference", "fid.py",
+                             "import socket\n"
+                             "try:\n"
+                             "    socket.create_connection(('1.1.1.1', 53), timeout=2).close()\n"
+                             "    raise SystemExit('network reachable')\n"
+                             "except OSError:\n"
+                             "    pass\n", set()),
+    "delete-files": Attack("reference", "fid.py",
+                           "import os, glob\n"
+                           "for _f in glob.glob('/**/*.py', recursive=True):\n"
+                           "    try:\n"
+                           "        os.remove(_f)\n"
+                           "    except OSError:\n"
+                           "        pass\n", set()),
+    # forging what the judge reads
+    "forge-constants": Attack("skeleton", "cyclegan.py", FORGE_CONSTANTS, set(), where="end"),
+    "public-grader-record": Attack("skeleton", "dcgan.py", PUBLIC_GRADER_RECORD, set()),
+    "delegate-to-reference": Attack("skeleton", "dcgan.py", SEARCH_REFERENCE, set(), where="end"),
+    "classmates-records": Attack("skeleton", "fid.py", CLASSMATES, set()),
+    "surviving-daemon": Attack("skeleton", "dcgan.py", DAEMON, set()),
+    # the harness
+    "raw-protocol-frames": Attack("reference", "fid.py", RAW_FRAMES, {"fid"}, where="frechet_distance"),
+    "judge-amplification": Attack("reference", "fid.py", AMPLIFY, {"fid"}, where="feature_statistics"),
+    "blocked-signals-loop": Attack("reference", "inception_score.py", BLOCKED_SIGNALS_LOOP, {"inception_score"}),
+    # resources
+    "fork-memory": Attack("reference", "fid.py", FORK_MEMORY, {"fid"}),
+    "fork-bomb": Attack("reference", "fid.py", FORK_BOMB, {"fid"}),
+    "disk-fill": Attack("reference", "fid.py", DISK_FILL, set()),
 }
 
-FORWARD_LOOP_OLD = '''        # TODO: return the translated image.
-        # BEGIN SOLUTION
-        return self.model(x)'''
-FORWARD_LOOP_NEW = '''        # TODO: return the translated image.
-        # BEGIN SOLUTION
-        while True:
-            pass'''
-ALWAYS_EQUAL_OLD = "def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:"
-ALWAYS_EQUAL_NEW = '''class _Yes(float):
-    def __eq__(self, other):
-        return True
 
-    def __le__(self, other):
-        return True
-
-    def __lt__(self, other):
-        return True
-
-    def __abs__(self):
-        return self
-
-    def __sub__(self, other):
-        return self
-
-
-def frechet_distance(mu1, sigma1, mu2, sigma2):
-    return _Yes(123.0)
-
-
-def _unused(mu1, sigma1, mu2, sigma2) -> float:'''
-
-
-def attacked_source(reference: str, code: str) -> str:
-    """The reference with the attack inserted after its imports (or the forward replaced)."""
-    if code == "FORWARD_LOOP":
-        assert reference.count(FORWARD_LOOP_OLD) == 1, "the forward edit no longer applies"
-        return reference.replace(FORWARD_LOOP_OLD, FORWARD_LOOP_NEW)
-    if code == "ALWAYS_EQUAL":
-        assert reference.count(ALWAYS_EQUAL_OLD) == 1, "the always-equal edit no longer applies"
-        return reference.replace(ALWAYS_EQUAL_OLD, ALWAYS_EQUAL_NEW)
+def attacked_source(base: str, attack: Attack) -> str:
+    """`base` with the attack inserted after its imports, appended, or replacing a function body."""
+    if attack.where == "end":
+        return base + "\n" + attack.code
+    if attack.where != "imports":
+        cls, _, func = attack.where.rpartition(".")
+        start = base.index(f"class {cls}") if cls else 0
+        head = base.index(f"def {func}(", start)
+        body = base.index(":\n", base.index(")", head)) + 2
+        indent = " " * (len(base[:head]) - len(base[:head].rstrip(" ")))
+        end = body
+        lines = base[body:].splitlines(keepends=True)
+        for line in lines:
+            if line.strip() and not line.startswith(indent + " "):
+                break
+            end += len(line)
+        return base[:body] + attack.code + "\n" + base[end:]
     marker = "\nfrom util import"
-    at = reference.index(marker)
-    end = reference.index("\n", at + 1) + 1
-    while reference[end:].startswith(" ") or reference[end:].startswith(")"):
-        end = reference.index("\n", end) + 1
-    return reference[:end] + code + reference[end:]
+    at = base.index(marker)
+    end = base.index("\n", at + 1) + 1
+    while base[end:].startswith(" ") or base[end:].startswith(")"):
+        end = base.index("\n", end) + 1
+    return base[:end] + attack.code + base[end:]
