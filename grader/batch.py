@@ -358,12 +358,21 @@ def grade_class(root: Path, out: Path, workers: int = 1, options: Options | None
                 files, notes = {}, [f"could not read the submission: {exc}"]
             jobs.append(Job(sub_id, files, out / sub_id, notes))
 
+        unwritten: list[str] = []
+
         def report(job: Job, res: dict) -> None:
-            job.out.mkdir(parents=True, exist_ok=True)
-            write_atomic(job.out / "results.json", json.dumps(res, indent=2))
             score = "error" if res["status"] == "error" else f"{sum(section_scores(res).values()):g} / {TOTAL}"
+            try:
+                job.out.mkdir(parents=True, exist_ok=True)
+                write_atomic(job.out / "results.json", json.dumps(res, indent=2))
+            except OSError as exc:          # the grader's disk: nothing is written, the next run grades it
+                unwritten.append(f"{job.sub_id}: {exc}")
+                score = "not saved"
             print(f"  {job.sub_id:30s} {score:>10s}  {res['status']}", flush=True)
         run_jobs(jobs, judge_dir, options, workers, report)
+    if unwritten:
+        raise GraderError(f"could not write the results of {len(unwritten)} submission(s) (first: {unwritten[0]}); "
+                          "free space under the output folder and run again: they will be graded then")
     path = write_csv(out, list(subs))
     summarize(out, list(subs))
     return path

@@ -34,12 +34,19 @@ def reference_is(probs, splits):
 
 
 @pytest.mark.points(2)
-def test_confident_predictions_spread_over_k_classes_score_k(probe):
-    """One-hot predictions spread evenly over K classes give IS = K"""
+def test_confident_predictions_score_exp_entropy_of_class_frequencies(probe):
+    """One-hot predictions give IS = exp(entropy of the class frequencies): K when spread evenly over K"""
     for k in (2, 5, 10):
         rows = fresh_np(60 + k).permutation(4 * k) % k
         got, _ = score(probe, relabel(np.eye(k)[rows], 70 + k), 1)
         assert got == pytest.approx(k, rel=1e-9), f"{k} evenly used classes, one-hot predictions: expected IS {k}, got {got}"
+    counts = 1 + fresh_np(75).integers(0, 6, size=6)                   # every class used, unevenly
+    rows = fresh_np(76).permutation(np.repeat(np.arange(6), counts))
+    freq = counts / counts.sum()
+    expected = math.exp(-(freq * np.log(freq)).sum())
+    got, _ = score(probe, np.eye(6)[rows], 1)
+    assert got == pytest.approx(expected, rel=1e-9), \
+        f"one-hot predictions with class counts {counts.tolist()}: expected IS exp(H) = {expected:.6f}, got {got}"
 
 
 @pytest.mark.points(1)
