@@ -1,4 +1,6 @@
-"""Batch grading throughput: wall time to grade N copies of the reference with 1 and 2 workers.
+"""Batch grading throughput: wall time to grade N copies of the reference with 1 and 2 workers
+(judge forked per submission, student code in the bubblewrap sandbox; the canary runs once per batch
+and is timed apart).
 
     python benchmarks/bench_batch.py [--copies 20]
 """
@@ -15,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from grader.batch import grade_class  # noqa: E402
-from grader.rubric import STUDENT_FILES  # noqa: E402
+from grader.roles import SUBMITTED as STUDENT_FILES  # noqa: E402
 from grader.verify import sample_artifacts  # noqa: E402
 
 
@@ -36,7 +38,7 @@ def main() -> None:
         times = {}
         for workers in (1, 2):
             start = time.time()
-            grade_class(tmp / "class", tmp / f"grades{workers}", workers=workers)
+            grade_class(tmp / "class", tmp / f"grades{workers}", workers=workers, run_canary=False)
             times[workers] = time.time() - start
         for workers, seconds in times.items():
             print(f"{args.copies} submissions, {workers} worker(s): {seconds:.0f} s ({seconds / args.copies:.1f} s each)")

@@ -34,11 +34,10 @@ from pathlib import Path, PurePosixPath
 from grader.build import KIT, copy_grader
 from grader.roles import GIVEN_ALWAYS, GIVEN_COMPLETE, MAX_FILE_BYTES, MAX_TOTAL_BYTES, SUBMITTED, manifest_name
 from grader.rubric import SECTIONS, TOTAL
+from grader.run import GRADER_ENV, pytest_args
 from grader.sandbox import Limits, bwrap_available
 
 JUDGE_MEMORY_MB = 6144
-JUDGE_ENV = {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-             "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 class GraderError(RuntimeError):
@@ -136,7 +135,7 @@ def _judge_child(staged: Path, judge_dir: Path, results: Path, log: Path, worker
         if options.python:
             config["python"] = options.python
         os.environ.update({"GRADER_MODE": "judge", "GRADER_SUBMISSION": str(staged), "GRADER_RESULTS": str(results),
-                           "GRADER_SEED": str(seed), "GRADER_SANDBOX": json.dumps(config), **JUDGE_ENV})
+                           "GRADER_SEED": str(seed), "GRADER_SANDBOX": json.dumps(config), **GRADER_ENV})
         for name in list(sys.modules):
             if name.split(".")[0] in ("grader", "conftest"):
                 del sys.modules[name]
@@ -146,8 +145,7 @@ def _judge_child(staged: Path, judge_dir: Path, results: Path, log: Path, worker
         os.dup2(fd, 2)
         sys.stdout = sys.stderr = open(fd, "w", buffering=1, closefd=False)
         import pytest
-        code = int(pytest.main(["grader", "-q", "-p", "no:cacheprovider", "-c", str(judge_dir / "pytest.ini"),
-                                "--rootdir", str(judge_dir), "-o", "timeout=0"]))
+        code = int(pytest.main(pytest_args(judge_dir, None, timeout=0)))   # the sandbox times each question
     finally:
         os._exit(code)
 

@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 from grader.build import KIT, copy_grader
-from grader.roles import SUBMITTED
+from grader.roles import INSTRUCTOR_TOOLS, SUBMITTED
 from grader.rubric import TOTAL
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -53,7 +53,7 @@ def build_autograder(out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         copy_grader(Path(tmp), judge=True)
-        for name in ("batch.py", "build.py", "gradescope.py", "markers.py", "verify.py", "__main__.py"):
+        for name in INSTRUCTOR_TOOLS:
             shutil.copy2(KIT / "grader" / name, Path(tmp) / "grader" / name)
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
             for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):

@@ -31,6 +31,8 @@ PUBLIC_GRADER = SANDBOX_GRADER + ("conftest.py", "probe.py", "rubric.py", "roles
 # judge-only: the sandbox driver and the hidden tests; never in the handout, never in a sandbox
 JUDGE_GRADER = ("sandbox.py",)
 JUDGE_DIR = "judge"
+# the instructor's tools (python -m grader ...): in the Gradescope autograder, never in the handout
+INSTRUCTOR_TOOLS = ("__main__.py", "batch.py", "build.py", "gradescope.py", "markers.py", "run.py", "verify.py")
 
 MAX_FILE_BYTES = 20 * 1024 * 1024          # any one submitted file
 MAX_TOTAL_BYTES = 200 * 1024 * 1024        # a whole submission

@@ -21,10 +21,11 @@ GRADER_ENV = {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "MKL_NUM_THREA
               "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def pytest_args(folder: Path, sections: list[str] | None) -> list[str]:
+def pytest_args(folder: Path, sections: list[str] | None, timeout: int = 60) -> list[str]:
+    """The one pytest command line of the grader (local runs, the corpus and the batch judge)."""
     targets = [f"grader/test_{s}.py" for s in sections] if sections else ["grader"]
     return [*targets, "-q", "-p", "no:cacheprovider", "-c", str(folder / "pytest.ini"),
-            "--rootdir", str(folder), "-o", "timeout=60"]
+            "--rootdir", str(folder), "-o", f"timeout={timeout}"]
 
 
 def read_results(folder: Path, sections: list[str] | None, returncode: int, output: str = "") -> dict:

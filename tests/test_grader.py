@@ -84,3 +84,12 @@ def test_verify_passes():
                           timeout=1500)
     print(proc.stdout[-6000:])
     assert proc.returncode == 0 and "VERIFY PASSED" in proc.stdout, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_every_grader_module_has_exactly_one_role():
+    from grader import roles
+    groups = [set(roles.SANDBOX_GRADER), set(roles.PUBLIC_GRADER) - set(roles.SANDBOX_GRADER),
+              set(roles.JUDGE_GRADER), set(roles.INSTRUCTOR_TOOLS)]
+    files = {p.name for p in (REPO / "grader").glob("*.py") if not p.name.startswith("test_")}
+    assert sum(len(g) for g in groups) == len(set().union(*groups)), "a module has two roles"
+    assert set().union(*groups) == files, f"modules without a role: {files - set().union(*groups)}"
