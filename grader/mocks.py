@@ -13,8 +13,10 @@ class LinearG(nn.Module):
         super().__init__()
         g = torch.Generator().manual_seed(seed)
         self.weight = nn.Parameter(torch.randn(256, 3 * 32 * 32, generator=g) / 16)
+        self.inputs: list[torch.Tensor] = []
 
     def forward(self, z):
+        self.inputs.append(z.detach().clone())
         return torch.tanh(z.reshape(z.size(0), 256) @ self.weight).view(-1, 3, 32, 32)
 
 
@@ -22,17 +24,18 @@ class Critic(nn.Module):
     """D(x) = w.x + b + c/2 |x|^2 per sample -> [B,1]; through a sigmoid when `prob`.
     Its input gradient is w + c x: the gradient penalty is known in closed form."""
 
-    def __init__(self, seed: int = 2, c: float = 0.0, prob: bool = False, scale: float = 0.02):
+    def __init__(self, seed: int = 2, c: float = 0.0, prob: bool = False, scale: float = 0.02, bn: bool = False):
         super().__init__()
         g = torch.Generator().manual_seed(seed)
         self.w = nn.Parameter(torch.randn(3 * 32 * 32, generator=g) * scale)
         self.b = nn.Parameter(torch.tensor(0.1))
+        self.bn = nn.BatchNorm2d(3) if bn else None      # BatchNorm's weight and bias are D parameters too
         self.c, self.prob = c, prob
         self.inputs: list[torch.Tensor] = []
 
     def forward(self, x):
         self.inputs.append(x.detach().clone())
-        flat = x.reshape(x.size(0), -1)
+        flat = (self.bn(x) if self.bn is not None else x).reshape(x.size(0), -1)
         out = flat @ self.w + self.b + 0.5 * self.c * (flat ** 2).sum(1)
         return (torch.sigmoid(out) if self.prob else out).view(-1, 1)
 
@@ -54,7 +57,8 @@ class Affine(nn.Module):
 
 
 class PatchD(nn.Module):
-    """A stand-in PatchGAN: x -> 2x2 average-pooled weighted channel sum + bias, [B,1,H/2,W/2]."""
+    """A stand-in PatchGAN: x -> average-pooled (window 24, stride 8) weighted channel sum + bias,
+    so a 256x256 image gives the handout's patch map [B,1,30,30]."""
 
     def __init__(self, w, bias):
         super().__init__()
@@ -64,4 +68,4 @@ class PatchD(nn.Module):
 
     def forward(self, x):
         self.inputs.append(x)
-        return nn.functional.avg_pool2d((self.w * x).sum(1, keepdim=True), 2) + self.bias
+        return nn.functional.avg_pool2d((self.w * x).sum(1, keepdim=True), 24, stride=8) + self.bias

@@ -75,3 +75,20 @@ class Probe:
             return ProbeError(f"{exc}")
         except BaseException as exc:   # noqa: BLE001 - student code may raise anything
             return ProbeError(f"{type(exc).__name__}: {exc}"[:1500] + where(exc))
+
+
+def for_each(cases, check_one, everyone: str) -> None:
+    """check_one(case) for every case; one message, said once (`everyone`) when all fail alike."""
+    failures = {}
+    for case in cases:
+        try:
+            check_one(case)
+        except (AssertionError, ProbeError) as exc:
+            text = str(exc).strip()
+            failures[case] = text.splitlines()[0] if text else type(exc).__name__
+    if not failures:
+        return
+    messages = set(failures.values())
+    if len(failures) == len(cases) and len(messages) == 1:
+        raise AssertionError(f"{everyone}: {messages.pop()}")
+    raise AssertionError("; ".join(f"for '{c}': {m}" for c, m in failures.items()))

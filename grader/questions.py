@@ -144,33 +144,70 @@ def grad_max(param: torch.Tensor) -> float:
     return float(param.grad.abs().max()) if param.grad is not None else 0.0
 
 
-def dcgan_step(action: str, gan_type: str, g_seed: int, critic: dict, real=None, z=None, seed: int = 0):
-    """One call on the student's solver: d_loss, g_loss, their gradients, clip_weights or train_step."""
+def grads(module: nn.Module) -> dict:
+    return {n: (p.grad if p.grad is not None else "none") for n, p in module.named_parameters()}
+
+
+def dcgan_step(action: str, gan_type: str, g_seed: int, critic: dict, real=None, z=None, seed: int = 0,
+               lr: float = 1e-3):
+    """One call on the student's solver: d_loss, g_loss (each with its gradients), clip_weights,
+    or two train_steps (`real` holds one batch per step)."""
     solver = dcgan_solver(gan_type, g_seed, critic)
     real = tensor(real) if real is not None else None
     z = tensor(z) if z is not None else None
     seeded(seed)
     if action == "d_loss":
-        solver.D.inputs.clear()
-        loss = scalar(solver.d_loss(real, z))
-        return {"loss": loss, "inputs": [x for x in solver.D.inputs if tuple(x.shape) == tuple(real.shape)]}
+        loss = solver.d_loss(real, z)
+        value = scalar(loss)
+        inputs = [x for x in solver.D.inputs if tuple(x.shape) == tuple(real.shape)]
+        loss.backward()
+        return {"loss": value, "inputs": inputs, "G": grads(solver.G)["weight"], "D": grads(solver.D)}
     if action == "g_loss":
-        return scalar(solver.g_loss(z))
-    if action == "d_grads":
-        solver.d_loss(real, z).backward()
-        return {"G": grad_max(solver.G.weight), "D": grad_max(solver.D.w)}
-    if action == "g_grads":
-        solver.g_loss(z).backward()
-        return grad_max(solver.G.weight)
+        loss = solver.g_loss(z)
+        value = scalar(loss)
+        loss.backward()
+        return {"loss": value, "G": grads(solver.G)["weight"]}
     if action == "clip":
         solver.clip_weights()
         return {"G": solver.G.weight, "D": dict(solver.D.named_parameters())}
-    if action == "train_step":
-        solver.optim_D = torch.optim.Adam(solver.D.parameters(), lr=1e-3, betas=(0.5, 0.999))
-        solver.optim_G = torch.optim.Adam(solver.G.parameters(), lr=1e-3, betas=(0.5, 0.999))
-        losses = [float(v) for v in solver.train_step(real)]
-        return {"losses": losses, "G": solver.G.weight, "w": solver.D.w}
+    if action == "train_steps":
+        solver.optim_D = torch.optim.Adam(solver.D.parameters(), lr=lr, betas=(0.5, 0.999))
+        solver.optim_G = torch.optim.Adam(solver.G.parameters(), lr=lr, betas=(0.5, 0.999))
+        steps = []
+        for batch in real:
+            solver.G.inputs.clear(), solver.D.inputs.clear()
+            losses = [float(v) for v in solver.train_step(batch)]
+            steps.append({"losses": losses, "z": list(solver.G.inputs), "critic_inputs": list(solver.D.inputs),
+                          "G": solver.G.weight.detach().clone(),
+                          "D": {n: p.detach().clone() for n, p in solver.D.named_parameters()}})
+        return steps
     raise ValueError(f"unknown action {action}")
+
+
+def dcgan_discriminator_outputs(x: np.ndarray, seed: int):
+    """D('gan') in eval mode: probabilities (Table 1) or logits (trained with BCE-with-logits)?"""
+    seeded(seed)
+    with torch.no_grad():
+        return student("dcgan").DCGAN_Discriminator("gan").eval()(tensor(x))
+
+
+def dcgan_optimizers(lr: float) -> dict:
+    """Type, lr, betas and parameter ownership of the solver's own two optimizers."""
+    solver = student("dcgan").DCGAN_Solver(type="gan", lr=lr, device="cpu")
+    return optimizer_facts({"G": solver.G, "D": solver.D}, {"optim_G": solver.optim_G, "optim_D": solver.optim_D})
+
+
+def optimizer_facts(nets: dict, optimizers: dict) -> dict:
+    owner = {id(p): name for name, net in nets.items() for p in net.parameters()}
+    counts = {name: sum(1 for _ in net.parameters()) for name, net in nets.items()}
+    facts = {"counts": counts}
+    for name, opt in optimizers.items():
+        groups = getattr(opt, "param_groups", [])
+        facts[name] = {"type": type(opt).__name__,
+                       "lr": sorted({float(g.get("lr", -1)) for g in groups}),
+                       "betas": sorted({tuple(float(b) for b in g.get("betas", ())) for g in groups}),
+                       "owners": [owner.get(id(p), "other") for g in groups for p in g["params"]]}
+    return facts
 
 
 def penalty_critic(case: str, u: torch.Tensor):
@@ -220,7 +257,7 @@ def cyclegan_trace(part: str, x: np.ndarray, seed: int) -> dict:
 
 # ----------------------------------------------------------------------------- 2.2 CycleGAN training
 def make_image_folders(root: Path, spec: dict) -> None:
-    """spec: {folder: [[file name, grey level, PIL mode] or [file name, None, text]]}."""
+    """spec: {folder: [[file name, grey level, PIL mode 'RGB' | 'L' | 'RGBA'] or [file name, None, text]]}."""
     from PIL import Image
     for folder, files in spec.items():
         (root / folder).mkdir(parents=True, exist_ok=True)
@@ -228,7 +265,8 @@ def make_image_folders(root: Path, spec: dict) -> None:
             if level is None:
                 (root / folder / name).write_text(mode)
             else:
-                Image.new(mode, (4, 4), level if mode == "L" else (level,) * 3).save(root / folder / name)
+                colour = level if mode == "L" else (level,) * 3 + ((255,) if mode == "RGBA" else ())
+                Image.new(mode, (8, 8), colour).save(root / folder / name)
 
 
 def image_level(t) -> tuple[int, int]:
@@ -247,7 +285,7 @@ def dataset_draws(spec: dict, draws: int, seed: int) -> dict:
         seeded(seed)
         names = [getattr(p, "name", str(p).rsplit("/", 1)[-1]) for p in ds.files_A]
         items = []
-        for i in range(sum(level is not None for _, level, _ in spec["trainA"])):
+        for i in range(sum(level is not None for _, level, _ in spec["trainA"])):  # every A image, in order
             calls = []
             for _ in range(draws):
                 a, b = ds[i]
@@ -274,15 +312,25 @@ def loss_term(value):
     return value.detach().reshape(()).double()
 
 
+GENERATOR_PARAMS = ("netG_A2B.a", "netG_A2B.b", "netG_B2A.a", "netG_B2A.b")
+
+
 def cyclegan_generator_loss(params: dict, A: np.ndarray, B: np.ndarray) -> dict:
+    """The four terms, and the gradient each one alone sends to each generator parameter."""
     s = cyclegan_solver(params)
     got = s.generator_loss(tensor(A), tensor(B))
     if not isinstance(got, dict):
         raise TypeError(f"generator_loss must return a dict, got {type(got).__name__}")
     out = {k: loss_term(got[k]) for k in ("adv", "cycle", "identity", "total") if k in got}
-    if "total" in got and torch.is_tensor(got["total"]) and got["total"].requires_grad:
-        got["total"].backward()
-    out["grads"] = [grad_max(getattr(s, n).a) for n in ("netG_A2B", "netG_B2A")]
+    leaves = [getattr(getattr(s, n.split(".")[0]), n.split(".")[1]) for n in GENERATOR_PARAMS]
+    out["grads"] = {}
+    for key in ("adv", "cycle", "identity", "total"):
+        term = got.get(key)
+        if torch.is_tensor(term) and term.requires_grad and term.numel() == 1:
+            found = torch.autograd.grad(term.reshape(()), leaves, retain_graph=True, allow_unused=True)
+            out["grads"][key] = [g if g is not None else torch.zeros_like(p) for g, p in zip(found, leaves)]
+        else:
+            out["grads"][key] = [torch.zeros_like(p) for p in leaves]
     return out
 
 
@@ -292,6 +340,12 @@ def cyclegan_discriminator_loss(params: dict, A: np.ndarray, B: np.ndarray) -> d
     value = loss_term(loss)
     loss.backward()
     return {"loss": value, "G grad": grad_max(s.netG_A2B.a), "D grad": grad_max(s.netD_B.w)}
+
+
+def cyclegan_optimizers(lr: float) -> dict:
+    s = student("cyclegan").CycleGAN_Solver(lr=lr, device="cpu")
+    nets = {name: getattr(s, name) for name in ("netG_A2B", "netG_B2A", "netD_A", "netD_B")}
+    return optimizer_facts(nets, {"optim_G": s.optim_G, "optim_D": s.optim_D})
 
 
 # ----------------------------------------------------------------------------- 3.1 / 3.2 metrics
@@ -310,6 +364,7 @@ def frechet_distance(mu1, s1, mu2, s2) -> float:
 
 QUESTIONS = {f.__name__: f for f in (
     dcgan_params, dcgan_generator_outputs, dcgan_discriminator_shapes, dcgan_trace, dcgan_step, gp_penalty,
+    dcgan_discriminator_outputs, dcgan_optimizers, cyclegan_optimizers,
     gp_backprop, cyclegan_generator_facts, cyclegan_discriminator_facts, cyclegan_trace, dataset_draws,
     cyclegan_generator_loss, cyclegan_discriminator_loss, inception_score, feature_statistics, frechet_distance)}
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from grader.arch import Layer, check_chain, check_count
-from grader.probe import fresh, fresh_int
+from grader.probe import for_each, fresh, fresh_int
 
 GAN_TYPES = ("gan", "lsgan", "wgan", "wgan-gp")
 G_TABLE = [
@@ -31,11 +31,11 @@ def test_generator_has_1707904_parameters(probe):
 
 
 @pytest.mark.points(1)
-@pytest.mark.parametrize("gan_type", GAN_TYPES)
-def test_discriminator_has_663424_parameters(probe, gan_type):
+def test_discriminator_has_663424_parameters(probe):
     """Discriminator parameter count is 663,424 for every type"""
-    check_count(probe("dcgan_params", part="D", gan_type=gan_type), discriminator_trace(probe, gan_type), 663_424,
-                f"DCGAN_Discriminator('{gan_type}')")
+    for_each(GAN_TYPES, lambda gan_type: check_count(probe("dcgan_params", part="D", gan_type=gan_type),
+                                                     discriminator_trace(probe, gan_type), 663_424,
+                                                     f"DCGAN_Discriminator('{gan_type}')"), "for all four GAN types")
 
 
 @pytest.mark.points(1)
@@ -99,8 +99,9 @@ def test_discriminator_layers_match_table1(probe):
 
 
 @pytest.mark.points(1)
-@pytest.mark.parametrize("gan_type", GAN_TYPES)
-def test_discriminator_bn_leakyrelu_and_sigmoid_only_for_gan(probe, gan_type):
+def test_discriminator_bn_leakyrelu_and_sigmoid_only_for_gan(probe):
     """Discriminator: BN + LeakyReLU(0.2) after layers 1-3; Sigmoid at the end only for 'gan'"""
-    _, links = check_chain(discriminator_trace(probe, gan_type), d_table(gan_type))
-    assert not links, f"type '{gan_type}':\n" + "\n".join(links)
+    def one(gan_type):
+        _, links = check_chain(discriminator_trace(probe, gan_type), d_table(gan_type))
+        assert not links, " ".join(links)
+    for_each(GAN_TYPES, one, "for all four GAN types")
