@@ -106,8 +106,10 @@ def verify_variants(tmp: Path, artifacts: Path, workers: int) -> bool:
     for variant, result in zip(variants, results):
         lost = {k: round(SECTIONS[k][1] - v, 4) for k, v in result["sections"].items() if SECTIONS[k][1] - v > 1e-6}
         if variant.kind == "chaff":
-            good = lost.get(variant.item, 0) > 0
-            verdict = "ok (caught)" if good else f"FAIL: no points lost on {variant.item}"
+            elsewhere = sorted(set(lost) - {variant.item, *variant.also})
+            good = lost.get(variant.item, 0) > 0 and not elsewhere
+            verdict = ("ok (caught)" if good else f"FAIL: no points lost on {variant.item}" if not lost.get(variant.item)
+                       else f"FAIL: one mistake also cost {', '.join(elsewhere)}")
         else:
             good = not lost
             verdict = "ok (full marks)" if good else "FAIL: a valid implementation lost points"
@@ -118,5 +120,6 @@ def verify_variants(tmp: Path, artifacts: Path, workers: int) -> bool:
         print(f"{variant.kind} {variant.name:28s} lost: {lost_text:40s} {verdict}")
     print(f"({len(variants)} variants graded in {time.time() - t0:.0f} s with {workers} workers)")
     for kind, (good, total) in counts.items():
-        print(f"{kind}s: {good}/{total} " + ("lose points on their tagged item" if kind == "chaff" else "get full marks"))
+        print(f"{kind}s: {good}/{total} " + ("lose points on their tagged section and no other (one mistake, one "
+                                             "deduction)" if kind == "chaff" else "get full marks"))
     return ok

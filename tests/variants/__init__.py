@@ -59,6 +59,9 @@ class Variant:
     item: str                  # rubric section a chaff must cost ('' for wheats)
     edits: list[Edit] = field(default_factory=list)
     artifact_edit: tuple[str, str, str] | None = None   # (path, old, new) in the Testing artifacts
+    # sections besides `item` a chaff may also cost, when its one edit really breaks two behaviours
+    # (each use says why); every other section must keep full marks: one mistake, one deduction
+    also: tuple[str, ...] = ()
 
     @property
     def changed(self) -> list[str]:
@@ -89,8 +92,8 @@ class Variant:
         return out
 
 
-def chaff(name: str, item: str, file: str, old: str, new: str) -> Variant:
-    return Variant(name, "chaff", item, [Edit(file, old, new)])
+def chaff(name: str, item: str, file: str, old: str, new: str, also: tuple[str, ...] = ()) -> Variant:
+    return Variant(name, "chaff", item, [Edit(file, old, new)], also=also)
 
 
 def load_variants() -> list[Variant]:

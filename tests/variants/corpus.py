@@ -18,7 +18,15 @@ CHAFFS = [
           'activation="sigmoid" if type == "gan" else None)',
           'activation="sigmoid" if type in ("gan", "lsgan") else None)'),
     chaff("no-sigmoid-for-gan", "dcgan_model", D,
-          'activation="sigmoid" if type == "gan" else None)', "activation=None)"),
+          'activation="sigmoid" if type == "gan" else None)', "activation=None)",
+          also=("dcgan_training",)),   # its BCE then runs on raw scores: the GAN losses break too
+    Variant("logit-d-with-bce-with-logits", "chaff", "dcgan_model", [   # Table 1 has the Sigmoid in D: only 1.1
+        Edit(D, 'activation="sigmoid" if type == "gan" else None)', "activation=None)"),
+        Edit(D, "return F.binary_cross_entropy(d_real, ones) + F.binary_cross_entropy(d_fake, zeros)",
+             "return F.binary_cross_entropy_with_logits(d_real, ones) + F.binary_cross_entropy_with_logits(d_fake, zeros)"),
+        Edit(D, "return F.binary_cross_entropy(d_fake, torch.ones_like(d_fake))",
+             "return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))"),
+    ]),
     chaff("bn-on-last-g-layer", "dcgan_model", D,
           'deconv(64, 3, 4, stride=2, pad=1, norm=None, activation="tanh")',
           'deconv(64, 3, 4, stride=2, pad=1, norm="bn", activation="tanh")'),
@@ -130,6 +138,40 @@ CHAFFS = [
           " + F.mse_loss(pred_fake, torch.zeros_like(pred_fake)))"),
     chaff("d-loss-no-detach", "cyclegan_training", C,
           "pred_real, pred_fake = netD(real), netD(fake.detach())", "pred_real, pred_fake = netD(real), netD(fake)"),
+    # ---------------------------------------------------------------- given code and per-type mistakes
+    chaff("adam-default-betas", "dcgan_training", D,
+          "self.optim_G = torch.optim.Adam(self.G.parameters(), lr=lr, betas=(0.5, 0.999))",
+          "self.optim_G = torch.optim.Adam(self.G.parameters(), lr=lr)"),
+    chaff("lr-ignored", "dcgan_training", D,
+          "self.optim_D = torch.optim.Adam(self.D.parameters(), lr=lr, betas=(0.5, 0.999))",
+          "self.optim_D = torch.optim.Adam(self.D.parameters(), lr=0.0002, betas=(0.5, 0.999))"),
+    chaff("labels-sized-by-batch-size", "dcgan_training", D,
+          "ones, zeros = torch.ones_like(d_real), torch.zeros_like(d_fake)",
+          "ones, zeros = torch.ones(self.batch_size), torch.zeros(self.batch_size)"),
+    chaff("lsgan-g-label-zero", "dcgan_training", D,
+          "return F.mse_loss(d_fake, torch.ones_like(d_fake))", "return F.mse_loss(d_fake, torch.zeros_like(d_fake))"),
+    chaff("detach-on-the-output", "dcgan_training", D,
+          "d_real, d_fake = self.D(real_img).view(-1), self.D(fake).view(-1)",
+          "d_real, d_fake = self.D(real_img).view(-1), self.D(self.G(z)).detach().view(-1)"),
+    chaff("clip-before-the-d-step", "dcgan_training", D,
+          "        self.optim_D.zero_grad(set_to_none=True)\n        loss_D = self.d_loss(real_img, z)",
+          "        if self.type == 'wgan':\n            self.clip_weights()\n"
+          "        self.optim_D.zero_grad(set_to_none=True)\n        loss_D = self.d_loss(real_img, z)"),
+    Variant("no-zero-grad", "chaff", "dcgan_training", [
+        Edit(D, "        self.optim_D.zero_grad(set_to_none=True)\n        loss_D", "        loss_D"),
+        Edit(D, "        self.optim_G.zero_grad(set_to_none=True)\n        loss_G", "        loss_G"),
+    ]),
+    chaff("optimizer-g-owns-a-discriminator", "cyclegan_training", C,
+          "self.optim_G = torch.optim.Adam(itertools.chain(self.netG_A2B.parameters(), self.netG_B2A.parameters()),",
+          "self.optim_G = torch.optim.Adam(itertools.chain(self.netG_A2B.parameters(), self.netD_A.parameters()),"),
+    Variant("paired-loader-crashes-on-junk", "chaff", "cyclegan_training", [
+        Edit(L, "self.files_A = sorted(p for p in dir_A.iterdir() if p.suffix.lower() in IMG_EXTENSIONS)",
+             "self.files_A = sorted(dir_A.iterdir())"),
+        Edit(L, "self.files_B[random.randrange(len(self.files_B))]", "self.files_B[index]"),
+    ]),
+    chaff("cycle-term-detached", "cyclegan_training", C,
+          "cycle = F.l1_loss(self.netG_B2A(fake_B), real_A) + F.l1_loss(self.netG_A2B(fake_A), real_B)",
+          "cycle = F.l1_loss(self.netG_B2A(fake_B.detach()), real_A) + F.l1_loss(self.netG_A2B(fake_A.detach()), real_B)"),
     # ---------------------------------------------------------------- 3.1 Inception Score
     chaff("is-reversed-kl", "inception_score", IS,
           "kl = (xlogy(part, part) - xlogy(part, marginal)).sum(axis=1)",
@@ -346,5 +388,28 @@ WHEATS = [
                 scores.append(np.exp(terms.sum(axis=1).mean()))
             return float(np.mean(scores)), float(np.std(scores))
             """, block=True),
+    ]),
+    Variant("dataset-numeric-sort-no-filter-needed", "wheat", "", [
+        Edit(L, "self.files_A = sorted(", """
+            def number(path):
+                return int("".join(c for c in path.stem if c.isdigit()) or 0)
+            keep = lambda folder: [p for p in folder.iterdir() if p.suffix.lower() in IMG_EXTENSIONS]  # noqa: E731
+            self.files_A, self.files_B = sorted(keep(dir_A), key=number), sorted(keep(dir_B), key=number)
+            """, block=True),
+    ]),
+    Variant("constructors-create-output-folders", "wheat", "", [
+        Edit(D, 'self.out_dir = Path(results_dir) / "dcgan" / type',
+             'self.out_dir = Path(results_dir) / "dcgan" / type\n'
+             '        (self.out_dir / "images").mkdir(parents=True, exist_ok=True)'),
+        Edit(C, 'self.out_dir = Path(results_dir) / "cyclegan"',
+             'self.out_dir = Path(results_dir) / "cyclegan"\n'
+             '        (self.out_dir / "images").mkdir(parents=True, exist_ok=True)'),
+    ]),
+    Variant("cyclegan-fixed-size-targets-for-the-handout", "wheat", "", [
+        Edit(C, "adv = F.mse_loss(pred_B, torch.ones_like(pred_B))",
+             "adv = F.mse_loss(pred_B, torch.ones(1, 1, 30, 30))"),
+        Edit(C, "F.mse_loss(pred_A, torch.ones_like(pred_A))", "F.mse_loss(pred_A, torch.ones(1, 1, 30, 30))"),
+        Edit(C, "return F.mse_loss(pred_real, torch.ones_like(pred_real)) + F.mse_loss(pred_fake, torch.zeros_like(pred_fake))",
+             "return F.mse_loss(pred_real, torch.ones(1, 1, 30, 30)) + F.mse_loss(pred_fake, torch.zeros(1, 1, 30, 30))"),
     ]),
 ]
