@@ -124,7 +124,8 @@ def preload() -> None:
     torch.set_num_threads(1)
 
 
-def _judge_child(staged: Path, judge_dir: Path, results: Path, log: Path, worker: int, options: Options, seed: int):
+def _judge_child(staged: Path, judge_dir: Path, results: Path, log: Path, worker: int, options: Options, seed: int,
+                 sections: list[str] | None = None):
     """In the forked judge: the grader's tests in judge mode on `staged`; never returns."""
     code = 3
     try:
@@ -145,7 +146,7 @@ def _judge_child(staged: Path, judge_dir: Path, results: Path, log: Path, worker
         os.dup2(fd, 2)
         sys.stdout = sys.stderr = open(fd, "w", buffering=1, closefd=False)
         import pytest
-        code = int(pytest.main(pytest_args(judge_dir, None, timeout=0)))   # the sandbox times each question
+        code = int(pytest.main(pytest_args(judge_dir, sections, timeout=0)))   # the sandbox times each question
     finally:
         os._exit(code)
 
@@ -161,6 +162,7 @@ class Job:
     worker: int = 0
     started: float = 0.0
     seed: int = 0
+    sections: list[str] | None = None      # only these rubric sections (verify's parity runs)
 
 
 def start_judge(job: Job, judge_dir: Path, options: Options) -> None:
@@ -171,7 +173,8 @@ def start_judge(job: Job, judge_dir: Path, options: Options) -> None:
     sys.stdout.flush(), sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
-        _judge_child(staged, judge_dir, job.tmp / "results.json", job.tmp / "judge.log", job.worker, options, job.seed)
+        _judge_child(staged, judge_dir, job.tmp / "results.json", job.tmp / "judge.log", job.worker, options, job.seed,
+                     job.sections)
     job.pid = pid
 
 

@@ -45,7 +45,7 @@ def fmt(sections: dict[str, float]) -> str:
     return " ".join(f"{round(sections.get(k, 0), 2):>5g}" for k in SECTIONS)
 
 
-def verify(variants: bool = True, workers: int = 2) -> bool:
+def verify(variants: bool = True, workers: int = 2, parity: bool = True) -> bool:
     ok = True
     header = f"{'run':34s}" + " ".join(f"{k[:5]:>5s}" for k in SECTIONS) + "  total  verdict"
     print(header)
@@ -82,13 +82,14 @@ def verify(variants: bool = True, workers: int = 2) -> bool:
               f"{'ok' if good else 'FAIL: expected 0 on every implementation item'}")
         print(f"(grader wall time on the reference, fresh interpreter: {', '.join(f'{t:.1f} s' for t in times)})")
         if variants:
-            ok &= verify_variants(tmp, artifacts, workers)
+            ok &= verify_variants(tmp, artifacts, workers, parity)
     print("VERIFY", "PASSED" if ok else "FAILED")
     return ok
 
 
-def verify_variants(tmp: Path, artifacts: Path, workers: int) -> bool:
-    """Grade every variant on the sections its edits can touch (the others are the reference's)."""
+def verify_variants(tmp: Path, artifacts: Path, workers: int, parity: bool = True) -> bool:
+    """Grade every variant on the sections its edits can touch (the others are the reference's),
+    with the public `pytest grader/` and (parity) through the batch path: judge + sandbox."""
     sys.path.insert(0, str(KIT / "tests"))
     from variants import load_variants  # tests/variants/: chaffs and wheats
 
@@ -119,7 +120,42 @@ def verify_variants(tmp: Path, artifacts: Path, workers: int) -> bool:
         lost_text = ", ".join(f"{k} -{v:g}" for k, v in lost.items()) or "none"
         print(f"{variant.kind} {variant.name:28s} lost: {lost_text:40s} {verdict}")
     print(f"({len(variants)} variants graded in {time.time() - t0:.0f} s with {workers} workers)")
+    if parity:
+        ok &= batch_parity(variants, jobs, results, workers)
     for kind, (good, total) in counts.items():
         print(f"{kind}s: {good}/{total} " + ("lose points on their tagged section and no other (one mistake, one "
                                              "deduction)" if kind == "chaff" else "get full marks"))
+    return ok
+
+
+def batch_parity(variants, jobs, local: list[dict], workers: int) -> bool:
+    """The same variants through the batch path: wheats identical full marks both ways, and no
+    chaff higher in batch than locally (the student's own run never promises what batch takes)."""
+    from grader.batch import Job, Options, run_jobs, section_scores
+    from grader.build import copy_grader
+    from grader.roles import manifest_name
+    from grader.sandbox import bwrap_available
+    kind = "bwrap" if bwrap_available() is None else "basic"
+    batch_jobs = []
+    for variant, (folder, sections) in zip(variants, jobs):
+        files = {rel: p.read_bytes() for p in folder.rglob("*") if p.is_file()
+                 and (rel := p.relative_to(folder).as_posix()) and manifest_name(rel)}
+        batch_jobs.append(Job(variant.name, files, folder, [], sections=sections))
+    t0 = time.time()
+    with tempfile.TemporaryDirectory(prefix="judge-") as jd:
+        copy_grader(Path(jd), judge=True)
+        batch = run_jobs(batch_jobs, Path(jd), Options(sandbox=kind), workers)
+    ok, higher, differ = True, [], []
+    for variant, mine, theirs in zip(variants, local, batch):
+        got = {k: v for k, v in section_scores(theirs).items() if k in mine["sections"]}
+        if theirs.get("status") != "ok":
+            differ.append(f"{variant.name} (batch status {theirs.get('status')})")
+        elif variant.kind == "wheat" and got != {k: round(v, 4) for k, v in mine["sections"].items()}:
+            differ.append(f"{variant.name}: local {mine['sections']} vs batch {got}")
+        elif any(got[k] > mine["sections"][k] + 1e-6 for k in got):
+            higher.append(f"{variant.name}: local {mine['sections']} vs batch {got}")
+    ok = not higher and not differ
+    print(f"batch/local parity ({kind} sandbox, {len(batch)} variants in {time.time() - t0:.0f} s): "
+          f"wheats identical both ways: {'ok' if not differ else 'FAIL ' + '; '.join(differ[:3])}; "
+          f"no chaff higher in batch: {'ok' if not higher else 'FAIL ' + '; '.join(higher[:3])}")
     return ok
