@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -69,6 +70,7 @@ def pytest_sessionstart(session):
 # ----------------------------------------------------------------------------- points and report
 def pytest_configure(config):
     config.addinivalue_line("markers", "points(n): rubric points of a grader test")
+    config.addinivalue_line("markers", "student(*names): the student's code ('module:Qual.name') or file a test judges")
 
 
 def pytest_collection_modifyitems(items):
@@ -87,19 +89,60 @@ def _points(item) -> float:
     return getattr(item, "grader_points", 0.0)
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|\x1b\[[0-9;]*[A-Za-z]")
+
+
+def clean(text: str, limit: int = 2000) -> str:
+    """Plain text for every output format: no control characters or terminal escapes, bounded."""
+    return CONTROL.sub("", text)[:limit]
+
+
 def _message(report) -> str:
-    """The first line of the failure, in the student's terms (no pytest introspection)."""
+    """The failure in the student's terms: no pytest introspection, no reprs with addresses."""
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
     lines = []
     for line in text.strip().splitlines():
-        if line.startswith(("assert ", "+  where", " +  where", "+    where")) or line.strip().startswith("+"):
+        if line.lstrip().startswith(("assert ", "+", "where ")):
             break
         lines.append(line)
     text = "\n".join(lines).strip()
-    for prefix in ("grader.probe.ProbeError: ", "AssertionError: ", "Failed: "):
+    for prefix in ("grader.probe.ProbeError: ", "AssertionError: ", "Failed: ", "ProbeError: "):
         text = text.removeprefix(prefix)
-    return text[:2000]
+    return re.sub(r" at 0x[0-9a-f]+", "", text)
+
+
+def _location(item) -> str:
+    """'dcgan.py:142 in DCGAN_Solver.d_loss' for the code a test judges (the file, if that is all)."""
+    marker = item.get_closest_marker("student")
+    if marker is None:
+        return ""
+    code = [n for n in marker.args if ":" in n]
+    try:
+        found = Probe()("locate", names=code) if code else {}
+    except Exception:  # noqa: BLE001 - a location is a courtesy, never a reason to fail the report
+        found = {}
+    places = []
+    for name in marker.args:
+        module, _, path = name.partition(":")
+        if not path:
+            places.append(name)
+        elif isinstance(found, dict) and isinstance(found.get(name), list) and len(found[name]) == 2:
+            places.append(f"{found[name][0]}:{found[name][1]} in {path}")
+        else:
+            places.append(f"{module}.py, {path}")
+    return ", ".join(places)
+
+
+def feedback(message: str, location: str) -> str:
+    """One sentence first (what was expected, what the code did), then where to look."""
+    lines = message.strip().splitlines() or ["this check failed"]
+    first = lines[0].rstrip()
+    if location and not re.search(r"\(\w+\.py:\d+", first):
+        first = f"{first} (see {location})"
+    if not first.endswith((".", "?", "!")):
+        first += "."
+    return clean("\n".join([first, *lines[1:]]))
 
 
 def _is_grader_error(call) -> bool:
@@ -122,7 +165,8 @@ def pytest_runtest_makereport(item, call):
                                    "told): " + str(call.excinfo.value)[:500])
             else:
                 entry["status"] = "failed" if report.failed else "skipped"
-                entry["output"] = _message(report) if report.failed else f"skipped: {report.longrepr[2]}"
+                entry["output"] = (feedback(_message(report), _location(item)) if report.failed
+                                   else f"skipped: {report.longrepr[2]}")
 
 
 def _rows():
@@ -181,7 +225,7 @@ def pytest_sessionfinish(session, exitstatus):
     errors = [f"{r['nodeid']}: {r['output']}" for r in rows if r["status"] == "error"]
     results = {"score": round(sum(t["score"] for t in tests), 4), "max_score": round(sum(t["max_score"] for t in tests), 4),
                "execution_time": round(time.time() - _START, 3), "visibility": "visible",
-               "stdout_visibility": "visible", "output": "Public tests (run locally)." if MODE == "local" else "",
+               "stdout_visibility": "visible", "output_format": "text", "test_output_format": "text", "output": "Public tests (run locally)." if MODE == "local" else "",
                "tests": tests, "grader_errors": errors}
     if MODE == "judge" and Probe.sandbox is not None:
         sandbox = Probe.sandbox

@@ -362,9 +362,26 @@ def frechet_distance(mu1, s1, mu2, s2) -> float:
     return float(student("fid").frechet_distance(*(np.asarray(a) for a in (mu1, s1, mu2, s2))))
 
 
+def locate(names: list[str]) -> dict:
+    """{"module:Qual.name": [file, line]} for the student's definitions (for feedback)."""
+    import inspect
+    found = {}
+    for name in names:
+        module, _, path = name.partition(":")
+        try:
+            obj = student(module)
+            for part in path.split("."):
+                obj = getattr(obj, part)
+            obj = inspect.unwrap(obj)
+            found[name] = [Path(inspect.getsourcefile(obj)).name, int(inspect.getsourcelines(obj)[1])]
+        except Exception:  # noqa: BLE001 - a missing or odd definition only loses the line number
+            continue
+    return found
+
+
 QUESTIONS = {f.__name__: f for f in (
     dcgan_params, dcgan_generator_outputs, dcgan_discriminator_shapes, dcgan_trace, dcgan_step, gp_penalty,
-    dcgan_discriminator_outputs, dcgan_optimizers, cyclegan_optimizers,
+    dcgan_discriminator_outputs, dcgan_optimizers, cyclegan_optimizers, locate,
     gp_backprop, cyclegan_generator_facts, cyclegan_discriminator_facts, cyclegan_trace, dataset_draws,
     cyclegan_generator_loss, cyclegan_discriminator_loss, inception_score, feature_statistics, frechet_distance)}
 
@@ -375,7 +392,7 @@ def module_of(question: str) -> str:
         return "dcgan"
     if question.startswith("cyclegan"):
         return "cyclegan"
-    return {"dataset_draws": "dataloader", "inception_score": "inception_score"}.get(question, "fid")
+    return {"dataset_draws": "dataloader", "inception_score": "inception_score", "locate": ""}.get(question, "fid")
 
 
 def answer(question: str, inputs: dict):

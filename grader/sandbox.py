@@ -365,6 +365,10 @@ class Sandbox:
         from grader.questions import module_of
         if module_of(question) in self.fatal_imports:
             raise AnswerError(self.fatal_imports[module_of(question)])
+        if question == "locate":             # never restart a process only to find line numbers
+            inputs = {"names": [n for n in inputs["names"] if n.partition(":")[0] not in self.fatal_imports]}
+            if not inputs["names"]:
+                return {}
         if self.proc is None or self.proc.poll() is not None:
             self.start()
         timeout = min(self.limits.question, self._left())

@@ -37,6 +37,7 @@ def generator_trace(probe):
     return traced
 
 
+@pytest.mark.student("cyclegan:CycleGAN_Generator")
 @pytest.mark.points(1)
 def test_generator_parameters_and_shapes(probe):
     """Generator: 7,837,696 parameters; [B,3,H,W] -> [B,3,H,W] for H,W divisible by 4"""
@@ -48,6 +49,7 @@ def test_generator_parameters_and_shapes(probe):
         assert out == shape, f"input {shape}: expected the same output shape, got {out}"
 
 
+@pytest.mark.student("cyclegan:CycleGAN_Discriminator")
 @pytest.mark.points(1)
 def test_discriminator_parameters_and_patch_output(probe):
     """Discriminator: 2,764,672 parameters; [1,1,30,30] patches at 256x256"""
@@ -57,6 +59,7 @@ def test_discriminator_parameters_and_patch_output(probe):
         assert out == [1, 1, patches, patches], f"input {size}x{size}: expected output [1, 1, {patches}, {patches}], got {out}"
 
 
+@pytest.mark.student("cyclegan:CycleGAN_Generator")
 @pytest.mark.points(2)
 def test_generator_layers_match_table2(probe):
     """Generator layers: kernels, strides, zero vs reflection padding, output_padding, bias flags"""
@@ -65,6 +68,7 @@ def test_generator_layers_match_table2(probe):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.student("cyclegan:CycleGAN_Generator")
 @pytest.mark.points(2)
 def test_generator_instance_norm_relu_reflection_and_tanh(probe):
     """Generator: non-affine IN + ReLU after each conv, reflection pads of 3, Tanh output"""
@@ -81,6 +85,7 @@ def test_generator_instance_norm_relu_reflection_and_tanh(probe):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.student("cyclegan:ResnetBlock")
 @pytest.mark.points(2)
 def test_six_distinct_residual_blocks_with_skip_connections(probe):
     """Six distinct ResnetBlocks, each x + [RP1, conv, IN, ReLU, RP1, conv, IN](x)"""
@@ -106,6 +111,7 @@ def discriminator_trace(probe):
     return probe("cyclegan_trace", part="D", x=torch.randn(1, 3, 64, 64, generator=fresh(34)), seed=fresh_int(35))
 
 
+@pytest.mark.student("cyclegan:CycleGAN_Discriminator")
 @pytest.mark.points(1)
 def test_discriminator_layers_match_table2(probe):
     """PatchGAN layers: k4, strides 2,2,2,1,1, padding 1, bias flags (no bias on the first and last)"""
@@ -113,6 +119,7 @@ def test_discriminator_layers_match_table2(probe):
     assert not layers, "\n".join(layers)
 
 
+@pytest.mark.student("cyclegan:CycleGAN_Discriminator")
 @pytest.mark.points(1)
 def test_discriminator_norms_and_activations(probe):
     """PatchGAN: LeakyReLU(0.2) everywhere, IN on layers 2-4 only, raw scores out"""

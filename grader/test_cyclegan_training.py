@@ -58,6 +58,7 @@ def dataset_probe(probe, robust=False):
     return data, names_a, levels_a, levels_b
 
 
+@pytest.mark.student("dataloader:Summer2WinterDataset.__getitem__")
 @pytest.mark.points(2)
 def test_dataset_is_unpaired(probe):
     """Dataset item i is (A[i], a uniformly random B), different across calls, any B possible"""
@@ -72,6 +73,7 @@ def test_dataset_is_unpaired(probe):
         f"60 draws used only {len(seen_all - {None})} of the {len(levels_b)} B images: draw j from all of B"
 
 
+@pytest.mark.student("dataloader:Summer2WinterDataset")
 @pytest.mark.points(1)
 def test_dataset_length_and_a_side(probe):
     """len(dataset) == len(A) and item i starts with A[i], A sorted by file name"""
@@ -84,6 +86,7 @@ def test_dataset_length_and_a_side(probe):
         "A[i] must not change between calls"
 
 
+@pytest.mark.student("dataloader:Summer2WinterDataset")
 @pytest.mark.points(1)
 def test_dataset_skips_junk_and_converts_grayscale_and_rgba_to_rgb(probe):
     """Only image files are listed; grayscale and RGBA images come out as 3-channel RGB"""
@@ -132,6 +135,7 @@ def check_term(got, key, expected, what):
         f"'{what}': expected {float(expected):.6f}, got {float(value):.6f}"
 
 
+@pytest.mark.student("cyclegan:CycleGAN_Solver.generator_loss")
 @pytest.mark.points(3)
 def test_adversarial_loss(probe):
     """adv = MSE(D_B(G_A2B(A)), 1) + MSE(D_A(G_B2A(B)), 1)"""
@@ -139,6 +143,7 @@ def test_adversarial_loss(probe):
     check_term(got, "adv", exp["adv"], "adv = MSE(D_B(G_A2B(A)),1) + MSE(D_A(G_B2A(B)),1)")
 
 
+@pytest.mark.student("cyclegan:CycleGAN_Solver.generator_loss")
 @pytest.mark.points(3)
 def test_cycle_consistency_loss(probe):
     """cycle = L1(G_B2A(G_A2B(A)), A) + L1(G_A2B(G_B2A(B)), B)"""
@@ -146,6 +151,7 @@ def test_cycle_consistency_loss(probe):
     check_term(got, "cycle", exp["cycle"], "cycle = L1(G_B2A(G_A2B(A)),A) + L1(G_A2B(G_B2A(B)),B)")
 
 
+@pytest.mark.student("cyclegan:CycleGAN_Solver.generator_loss")
 @pytest.mark.points(3)
 def test_identity_loss(probe):
     """identity = L1(G_A2B(B), B) + L1(G_B2A(A), A)"""
@@ -153,6 +159,7 @@ def test_identity_loss(probe):
     check_term(got, "identity", exp["identity"], "identity = L1(G_A2B(B),B) + L1(G_B2A(A),A)")
 
 
+@pytest.mark.student("cyclegan:CycleGAN_Solver.generator_loss")
 @pytest.mark.points(2)
 def test_total_generator_loss_weights_10_and_5(probe):
     """total = adv + 10 * cycle + 5 * identity"""
@@ -160,6 +167,7 @@ def test_total_generator_loss_weights_10_and_5(probe):
     check_term(got, "total", exp["total"], "total = adv + 10*cycle + 5*identity")
 
 
+@pytest.mark.student("cyclegan:CycleGAN_Solver.generator_loss")
 @pytest.mark.points(1)
 def test_each_term_sends_its_gradient_to_the_generators(probe):
     """Each term alone gives both generators exactly its own gradient (no detached term)"""
@@ -183,6 +191,7 @@ def discriminator_probe(probe):
     return probe("cyclegan_discriminator_loss", params=params, A=A, B=B), nets(params), A, B
 
 
+@pytest.mark.student("cyclegan:CycleGAN_Solver.discriminator_loss")
 @pytest.mark.points(2)
 def test_discriminator_loss_is_mse_not_halved(probe):
     """D loss = MSE(D(real), 1) + MSE(D(fake), 0)"""
@@ -193,6 +202,7 @@ def test_discriminator_loss_is_mse_not_halved(probe):
     check_term(got, "loss", expected, "D loss = MSE(D(real),1) + MSE(D(fake),0)")
 
 
+@pytest.mark.student("cyclegan:CycleGAN_Solver.discriminator_loss")
 @pytest.mark.points(1)
 def test_discriminator_loss_detaches_the_fake(probe):
     """D loss sends no gradient into the generator (fake.detach())"""
@@ -201,6 +211,7 @@ def test_discriminator_loss_detaches_the_fake(probe):
     assert got["D grad"] > 0, "the D loss gives D no gradient"
 
 
+@pytest.mark.student("cyclegan:CycleGAN_Solver.__init__")
 @pytest.mark.points(1)
 def test_optimizers_are_adam_with_the_given_lr_and_betas(probe):
     """optim_G: Adam over both generators, optim_D over both discriminators; lr as given, betas (0.5, 0.999)"""

@@ -24,12 +24,14 @@ def d_table(gan_type):
     ]
 
 
+@pytest.mark.student("dcgan:DCGAN_Generator")
 @pytest.mark.points(1)
 def test_generator_has_1707904_parameters(probe):
     """Generator parameter count is 1,707,904"""
     check_count(probe("dcgan_params", part="G"), generator_trace(probe), 1_707_904, "DCGAN_Generator")
 
 
+@pytest.mark.student("dcgan:DCGAN_Discriminator")
 @pytest.mark.points(1)
 def test_discriminator_has_663424_parameters(probe):
     """Discriminator parameter count is 663,424 for every type"""
@@ -38,6 +40,7 @@ def test_discriminator_has_663424_parameters(probe):
                                                      f"DCGAN_Discriminator('{gan_type}')"), "for all four GAN types")
 
 
+@pytest.mark.student("dcgan:DCGAN_Generator")
 @pytest.mark.points(1)
 @pytest.mark.parametrize("batch", [1, 2, 5])
 def test_generator_output_shape_and_range(probe, batch):
@@ -49,6 +52,7 @@ def test_generator_output_shape_and_range(probe, batch):
         assert np.abs(out).max() <= 1, "generator output must lie in [-1, 1] (Tanh)"
 
 
+@pytest.mark.student("dcgan:DCGAN_Discriminator")
 @pytest.mark.points(1)
 @pytest.mark.parametrize("batch", [1, 2, 5])
 def test_discriminator_output_shape(probe, batch):
@@ -68,6 +72,7 @@ def discriminator_trace(probe, gan_type):
     return probe("dcgan_trace", part="D", x=x, seed=fresh_int(23), gan_type=gan_type)
 
 
+@pytest.mark.student("dcgan:DCGAN_Generator")
 @pytest.mark.points(2)
 def test_generator_layers_match_table1(probe):
     """Generator deconv layers: channels, kernel 4, stride, padding, no bias (Table 1)"""
@@ -75,6 +80,7 @@ def test_generator_layers_match_table1(probe):
     assert not layers, "\n".join(layers)
 
 
+@pytest.mark.student("dcgan:DCGAN_Generator")
 @pytest.mark.points(1)
 def test_generator_bn_relu_and_tanh(probe):
     """Generator: BN + ReLU after layers 1-3, layer 4 straight into Tanh (no BN)"""
@@ -82,6 +88,7 @@ def test_generator_bn_relu_and_tanh(probe):
     assert not links, "\n".join(links)
 
 
+@pytest.mark.student("dcgan:DCGAN_Generator")
 @pytest.mark.points(1)
 def test_generator_first_layer_sees_z_as_256x1x1(probe):
     """Generator: z enters the first deconv as [B,256,1,1]"""
@@ -91,6 +98,7 @@ def test_generator_first_layer_sees_z_as_256x1x1(probe):
         "the first deconv layer should receive z reshaped to [B, 256, 1, 1]"
 
 
+@pytest.mark.student("dcgan:DCGAN_Discriminator")
 @pytest.mark.points(1)
 def test_discriminator_layers_match_table1(probe):
     """Discriminator conv layers: channels, kernel 4, strides 2,2,2,1, padding 1,1,1,0, no bias"""
@@ -98,10 +106,11 @@ def test_discriminator_layers_match_table1(probe):
     assert not layers, "\n".join(layers)
 
 
+@pytest.mark.student("dcgan:DCGAN_Discriminator")
 @pytest.mark.points(1)
 def test_discriminator_bn_leakyrelu_and_sigmoid_only_for_gan(probe):
     """Discriminator: BN + LeakyReLU(0.2) after layers 1-3; Sigmoid at the end only for 'gan'"""
     def one(gan_type):
         _, links = check_chain(discriminator_trace(probe, gan_type), d_table(gan_type))
-        assert not links, " ".join(links)
+        assert not links, "; ".join(links)
     for_each(GAN_TYPES, one, "for all four GAN types")

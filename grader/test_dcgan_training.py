@@ -108,6 +108,7 @@ def expected_for(answer, gan_type, G, D, real, z):
 
 
 # ----------------------------------------------------------------------------- lossD values (9)
+@pytest.mark.student("dcgan:DCGAN_Solver.d_loss")
 @pytest.mark.points(2)
 def test_gan_d_loss_is_bce_real_1_fake_0(probe):
     """GAN lossD = BCE(D(x),1) + BCE(D(G(z)),0)"""
@@ -115,6 +116,7 @@ def test_gan_d_loss_is_bce_real_1_fake_0(probe):
     check(answer["loss"], expected_for(answer, "gan", G, D, real, z), "GAN lossD = BCE(D(x),1) + BCE(D(G(z)),0)")
 
 
+@pytest.mark.student("dcgan:DCGAN_Solver.d_loss")
 @pytest.mark.points(2)
 def test_lsgan_d_loss_is_half_mse(probe):
     """LSGAN lossD = 0.5 * (MSE(D(x),1) + MSE(D(G(z)),0))"""
@@ -123,6 +125,7 @@ def test_lsgan_d_loss_is_half_mse(probe):
           "LSGAN lossD = 0.5 * (mean (D(x)-1)^2 + mean D(G(z))^2)")
 
 
+@pytest.mark.student("dcgan:DCGAN_Solver.d_loss")
 @pytest.mark.points(2)
 def test_wgan_d_loss_is_fake_minus_real(probe):
     """WGAN lossD = -mean D(x) + mean D(G(z))"""
@@ -130,6 +133,7 @@ def test_wgan_d_loss_is_fake_minus_real(probe):
     check(answer["loss"], expected_for(answer, "wgan", G, D, real, z), "WGAN lossD = -mean D(x) + mean D(G(z))")
 
 
+@pytest.mark.student("dcgan:DCGAN_Solver.d_loss")
 @pytest.mark.points(2)
 def test_wgan_gp_d_loss_adds_10_times_the_penalty(probe):
     """WGAN-GP lossD = -mean D(x) + mean D(G(z)) + 10 * mean_b (||dD/dx_hat||_2 - 1)^2"""
@@ -138,6 +142,7 @@ def test_wgan_gp_d_loss_adds_10_times_the_penalty(probe):
           "WGAN-GP lossD (critic terms + 10 * gradient penalty at the interpolates)")
 
 
+@pytest.mark.student("dcgan:DCGAN_Solver.d_loss")
 @pytest.mark.points(1)
 def test_wgan_gp_interpolates_with_one_uniform_alpha_per_sample(probe):
     """WGAN-GP interpolates x_hat = a*x + (1-a)*G(z) with a ~ U[0,1] per sample"""
@@ -156,6 +161,7 @@ def test_wgan_gp_interpolates_with_one_uniform_alpha_per_sample(probe):
 
 
 # ----------------------------------------------------------------------------- lossG (2)
+@pytest.mark.student("dcgan:DCGAN_Solver.g_loss")
 @pytest.mark.points(2)
 def test_g_loss_for_every_type(probe):
     """lossG: GAN BCE(D(G(z)),1); LSGAN MSE(D(G(z)),1); WGAN and WGAN-GP -mean D(G(z))"""
@@ -174,6 +180,7 @@ PENALTY_CASES = {"zero": "zero gradient -> 1", "unit": "unit gradient -> 0",
                  "scaled": "linear critic |w| = 2.5 -> 2.25", "quadratic": "quadratic critic 0.07/2 |x|^2"}
 
 
+@pytest.mark.student("dcgan:GPLoss.forward")
 @pytest.mark.points(2)
 def test_gp_loss_analytic_cases(probe):
     """GPLoss(y, x) = mean_b (||dy/dx_b||_2 - 1)^2, norm over all pixels of a sample"""
@@ -192,6 +199,7 @@ def test_gp_loss_analytic_cases(probe):
     assert not wrong, "GPLoss, " + "; ".join(wrong)
 
 
+@pytest.mark.student("dcgan:GPLoss.forward")
 @pytest.mark.points(1)
 def test_gp_loss_backpropagates_into_the_critic(probe):
     """GPLoss uses create_graph=True: its gradient reaches D's weights"""
@@ -206,6 +214,7 @@ def test_gp_loss_backpropagates_into_the_critic(probe):
 
 
 # ----------------------------------------------------------------------------- gradients (2)
+@pytest.mark.student("dcgan:DCGAN_Solver.d_loss")
 @pytest.mark.points(1)
 def test_d_loss_sends_its_gradient_to_d_and_none_to_g(probe):
     """lossD.backward(): D gets exactly the gradient of lossD; G none (G(z).detach())"""
@@ -219,6 +228,7 @@ def test_d_loss_sends_its_gradient_to_d_and_none_to_g(probe):
     every_type(one)
 
 
+@pytest.mark.student("dcgan:DCGAN_Solver.g_loss")
 @pytest.mark.points(1)
 def test_g_loss_sends_its_gradient_to_g(probe):
     """lossG.backward(): G gets exactly the gradient of lossG (no detach in the G step)"""
@@ -233,6 +243,7 @@ def test_g_loss_sends_its_gradient_to_g(probe):
 
 
 # ----------------------------------------------------------------------------- clipping (1)
+@pytest.mark.student("dcgan:DCGAN_Solver.clip_weights")
 @pytest.mark.points(1)
 def test_clip_weights_clamps_every_d_parameter_and_leaves_g(probe):
     """clip_weights clamps every D parameter (BatchNorm's included) to [-0.01, 0.01], G untouched"""
@@ -246,6 +257,7 @@ def test_clip_weights_clamps_every_d_parameter_and_leaves_g(probe):
 
 
 # ----------------------------------------------------------------------------- train_step (2)
+@pytest.mark.student("dcgan:DCGAN_Solver.train_step")
 @pytest.mark.points(2)
 def test_train_step_follows_the_prompt_for_two_steps(probe):
     """train_step: D step (zeroed grads, clip after it for 'wgan' only), then G step on the same z"""
@@ -286,6 +298,7 @@ def test_train_step_follows_the_prompt_for_two_steps(probe):
 
 
 # ----------------------------------------------------------------------------- optimizers (1)
+@pytest.mark.student("dcgan:DCGAN_Solver.__init__")
 @pytest.mark.points(1)
 def test_optimizers_are_adam_with_the_given_lr_and_betas(probe):
     """optim_G / optim_D: Adam(lr as given, betas=(0.5, 0.999)), each owning exactly its network"""

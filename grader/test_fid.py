@@ -24,6 +24,7 @@ def reference_fd(mu1, s1, mu2, s2):
     return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(eig).real.sum())
 
 
+@pytest.mark.student("fid:feature_statistics")
 @pytest.mark.points(2)
 def test_feature_statistics_mean_and_unbiased_covariance(probe):
     """feature_statistics: float64 mean and covariance with N - 1"""
@@ -37,6 +38,7 @@ def test_feature_statistics_mean_and_unbiased_covariance(probe):
     assert sigma.dtype == np.float64, f"statistics must be float64, got {sigma.dtype}"
 
 
+@pytest.mark.student("fid:frechet_distance")
 @pytest.mark.points(2)
 def test_diagonal_gaussians_closed_form(probe):
     """Diagonal covariances: |dmu|^2 + sum (sqrt a_i - sqrt b_i)^2"""
@@ -48,6 +50,7 @@ def test_diagonal_gaussians_closed_form(probe):
     assert got == pytest.approx(expected, rel=1e-9), f"expected {expected:.6f}, got {got:.6f}"
 
 
+@pytest.mark.student("fid:frechet_distance")
 @pytest.mark.points(2)
 def test_non_commuting_covariances_and_rotation_invariance(probe):
     """2x2 non-commuting case tr sqrt(AB) = sqrt(tr AB + 2 sqrt det AB); a shared rotation changes nothing"""
@@ -62,6 +65,7 @@ def test_non_commuting_covariances_and_rotation_invariance(probe):
     assert rotated == pytest.approx(expected + 2, rel=1e-9), "rotating both Gaussians must not change FID"
 
 
+@pytest.mark.student("fid:frechet_distance")
 @pytest.mark.points(1)
 def test_identical_statistics_give_zero(probe):
     """FID of a distribution with itself is 0"""
@@ -70,6 +74,7 @@ def test_identical_statistics_give_zero(probe):
     assert abs(fd(probe, mu, s, mu, s)) < 1e-9, "FID(P, P) must be 0"
 
 
+@pytest.mark.student("fid:frechet_distance")
 @pytest.mark.points(2)
 def test_random_full_rank_statistics(probe):
     """Random full-rank 16-d statistics match |dmu|^2 + tr S1 + tr S2 - 2 tr sqrt(S1 S2)"""
@@ -80,6 +85,7 @@ def test_random_full_rank_statistics(probe):
     assert got == pytest.approx(expected, rel=1e-7), f"expected {expected:.6f}, got {got:.6f}"
 
 
+@pytest.mark.student("fid:frechet_distance")
 @pytest.mark.points(1)
 def test_singular_covariances_from_few_samples(probe):
     """N < D (singular covariances) still gives the right value"""

@@ -33,6 +33,7 @@ def reference_is(probs, splits):
     return mean, math.sqrt(sum((s - mean) ** 2 for s in scores) / splits)
 
 
+@pytest.mark.student("inception_score:inception_score_from_probs")
 @pytest.mark.points(2)
 def test_confident_predictions_score_exp_entropy_of_class_frequencies(probe):
     """One-hot predictions give IS = exp(entropy of the class frequencies): K when spread evenly over K"""
@@ -49,6 +50,7 @@ def test_confident_predictions_score_exp_entropy_of_class_frequencies(probe):
         f"one-hot predictions with class counts {counts.tolist()}: expected IS exp(H) = {expected:.6f}, got {got}"
 
 
+@pytest.mark.student("inception_score:inception_score_from_probs")
 @pytest.mark.points(1)
 def test_identical_predictions_score_one(probe):
     """Identical predictions give IS = 1"""
@@ -57,6 +59,7 @@ def test_identical_predictions_score_one(probe):
     assert got == pytest.approx(1.0, abs=1e-9), f"every image predicts the same distribution: expected IS 1, got {got}"
 
 
+@pytest.mark.student("inception_score:inception_score_from_probs")
 @pytest.mark.points(2)
 def test_splits_are_sliced_i_n_over_splits(probe):
     """N=7, 3 splits: rows [0:2], [2:4], [4:7]"""
@@ -66,6 +69,7 @@ def test_splits_are_sliced_i_n_over_splits(probe):
     assert std == pytest.approx(math.sqrt(2 / 3), rel=1e-9), f"expected std sqrt(2/3) (ddof 0), got {std}"
 
 
+@pytest.mark.student("inception_score:inception_score_from_probs")
 @pytest.mark.points(4)
 @pytest.mark.parametrize("seed,n,k,splits", [(0, 40, 6, 1), (1, 50, 10, 5), (2, 33, 4, 4), (3, 20, 3, 2)])
 def test_random_predictions_match_the_definition(probe, seed, n, k, splits):
@@ -78,6 +82,7 @@ def test_random_predictions_match_the_definition(probe, seed, n, k, splits):
     assert std == pytest.approx(expected_std, rel=1e-6, abs=1e-12), f"expected std {expected_std:.6f}, got {std:.6f}"
 
 
+@pytest.mark.student("inception_score:inception_score_from_probs")
 @pytest.mark.points(1)
 def test_zero_probabilities_do_not_give_nan(probe):
     """Probabilities that underflow to 0 contribute 0 (no NaN)"""

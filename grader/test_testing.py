@@ -64,6 +64,7 @@ def pngs(submission, model):
     return readable_pngs(submission / IMAGE_DIRS[model])
 
 
+@pytest.mark.student("inception_score.txt")
 @pytest.mark.points(1)
 def test_scores_file_exists_and_every_line_parses(submission):
     """inception_score.txt exists and every line has the documented format"""
@@ -73,6 +74,7 @@ def test_scores_file_exists_and_every_line_parses(submission):
     assert not bad, f"lines not in the format '{FORMAT}': {bad[:3]}"
 
 
+@pytest.mark.student("inception_score.txt")
 @pytest.mark.points(5)
 @pytest.mark.parametrize("model", MODELS)
 def test_score_line_present_and_plausible(submission, model):
@@ -84,6 +86,7 @@ def test_score_line_present_and_plausible(submission, model):
     assert n >= 1, f"{model}: N must be the number of images scored, got {n}"
 
 
+@pytest.mark.student("results/dcgan/<type>/images/")
 @pytest.mark.points(2)
 @pytest.mark.parametrize("gan_type", ("gan", "lsgan", "wgan", "wgan-gp"))
 def test_dcgan_result_images(submission, gan_type):
@@ -91,12 +94,14 @@ def test_dcgan_result_images(submission, gan_type):
     assert pngs(submission, f"dcgan-{gan_type}"), f"no readable PNG images in {IMAGE_DIRS['dcgan-' + gan_type]}"
 
 
+@pytest.mark.student("results/cyclegan/images/")
 @pytest.mark.points(1)
 def test_cyclegan_result_images(submission):
     """CycleGAN image grids saved during training"""
     assert pngs(submission, "cyclegan"), f"no readable PNG images in {IMAGE_DIRS['cyclegan']}"
 
 
+@pytest.mark.student("inception_score.txt")
 @pytest.mark.points(1)
 def test_scores_and_images_are_consistent(submission):
     """Every scored model has result images, and the five scores are not one copied number"""

@@ -120,6 +120,7 @@ def verify_variants(tmp: Path, artifacts: Path, workers: int, parity: bool = Tru
         lost_text = ", ".join(f"{k} -{v:g}" for k, v in lost.items()) or "none"
         print(f"{variant.kind} {variant.name:28s} lost: {lost_text:40s} {verdict}")
     print(f"({len(variants)} variants graded in {time.time() - t0:.0f} s with {workers} workers)")
+    ok &= check_feedback(variants, results)
     if parity:
         ok &= batch_parity(variants, jobs, results, workers)
     for kind, (good, total) in counts.items():
@@ -159,3 +160,34 @@ def batch_parity(variants, jobs, local: list[dict], workers: int) -> bool:
           f"wheats identical both ways: {'ok' if not differ else 'FAIL ' + '; '.join(differ[:3])}; "
           f"no chaff higher in batch: {'ok' if not higher else 'FAIL ' + '; '.join(higher[:3])}")
     return ok
+
+
+FEEDBACK_NOISE = ("0x", "assert ", "+  where", "Traceback", "site-packages")
+
+
+def feedback_problems(output: str) -> list[str]:
+    """What is wrong with the feedback of one lost item (empty: a sentence that points at the code)."""
+    first = output.strip().splitlines()[0] if output.strip() else ""
+    problems = [f"contains {noise!r}" for noise in FEEDBACK_NOISE if noise in output]
+    if len(first.split()) < 4 or not first.endswith("."):
+        problems.append("the first line is not a sentence")
+    if not any(mark in first for mark in (".py", ".txt", "results/")):
+        problems.append("it names no file of the submission")
+    return problems
+
+
+def check_feedback(variants, results: list[dict]) -> bool:
+    """Every lost item of a chaff says, in one sentence, what was wrong and where; wheats get no feedback."""
+    bad = []
+    for variant, result in zip(variants, results):
+        for test in result["tests"]:
+            lost = test["score"] < test["max_score"]
+            if variant.kind == "wheat" and (lost or test["output"].strip()):
+                bad.append(f"{variant.name}: feedback on a valid implementation: {test['output'][:120]!r}")
+            elif lost and (problems := feedback_problems(test["output"])):
+                bad.append(f"{variant.name}: {test['name']}: {', '.join(problems)}: {test['output'][:160]!r}")
+    print(f"feedback: {'ok' if not bad else 'FAIL'} (every lost item of every chaff: one sentence naming the "
+          f"student's file, no pytest introspection; no feedback for wheats)")
+    for line in bad[:10]:
+        print(f"  {line}")
+    return not bad

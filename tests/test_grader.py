@@ -78,12 +78,17 @@ def test_results_json_follows_the_gradescope_schema(tmp_path):
     assert data["score"] == data["max_score"] == 10 and result["returncode"] == 0
 
 
+@pytest.mark.timeout(2400)
 def test_verify_passes():
-    """python -m grader verify: reference 90 twice, skeleton 0, every chaff caught, every wheat full marks."""
+    """python -m grader verify: reference 90 twice, skeleton 0, every chaff caught in its own section only,
+    every wheat full marks, feedback that points at the student's code, batch/local parity."""
     proc = subprocess.run([sys.executable, "-m", "grader", "verify"], cwd=REPO, capture_output=True, text=True,
                           timeout=1500)
     print(proc.stdout[-6000:])
     assert proc.returncode == 0 and "VERIFY PASSED" in proc.stdout, proc.stdout[-4000:] + proc.stderr[-2000:]
+    for line in ("feedback: ok", "wheats identical both ways: ok; no chaff higher in batch: ok",
+                 "lose points on their tagged section and no other"):
+        assert line in proc.stdout
 
 
 def test_every_grader_module_has_exactly_one_role():
