@@ -71,6 +71,9 @@ def pytest_sessionstart(session):
 def pytest_configure(config):
     config.addinivalue_line("markers", "points(n): rubric points of a grader test")
     config.addinivalue_line("markers", "student(*names): the student's code ('module:Qual.name') or file a test judges")
+    if config.getoption("tbstyle", "auto") == "auto":   # the table below says what failed; --tb=short brings tracebacks back
+        config.option.tbstyle = "no"
+        config.option.reportchars = ""
 
 
 def pytest_collection_modifyitems(items):
