@@ -35,7 +35,7 @@ from grader.build import KIT, copy_grader
 from grader.roles import GIVEN_ALWAYS, GIVEN_COMPLETE, MAX_FILE_BYTES, MAX_TOTAL_BYTES, SUBMITTED, manifest_name
 from grader.rubric import SECTIONS, TOTAL
 from grader.run import GRADER_ENV, pytest_args
-from grader.sandbox import Limits, bwrap_available
+from grader.sandbox import Limits, bwrap_available, remove_cgroups
 
 JUDGE_MEMORY_MB = 6144
 
@@ -135,6 +135,7 @@ def _judge_child(staged: Path, judge_dir: Path, results: Path, log: Path, worker
         config = {"kind": options.sandbox, "worker": worker, "limits": asdict(options.limits)}
         if options.python:
             config["python"] = options.python
+        tempfile.tempdir = str(results.parent / "scratch")     # whatever the judge leaves goes with the job
         os.environ.update({"GRADER_MODE": "judge", "GRADER_SUBMISSION": str(staged), "GRADER_RESULTS": str(results),
                            "GRADER_SEED": str(seed), "GRADER_SANDBOX": json.dumps(config), **GRADER_ENV})
         for name in list(sys.modules):
@@ -167,6 +168,7 @@ class Job:
 
 def start_judge(job: Job, judge_dir: Path, options: Options) -> None:
     job.tmp = Path(tempfile.mkdtemp(prefix="grade-"))
+    (job.tmp / "scratch").mkdir()
     staged = stage(job.files or {}, job.tmp / "submission")
     job.seed = secrets.randbits(48)
     job.started = time.monotonic()
@@ -221,7 +223,17 @@ def run_jobs(jobs: list[Job], judge_dir: Path, options: Options, workers: int, r
         while pending and free:
             i = pending.pop(0)
             jobs[i].worker = free.pop(0)
-            start_judge(jobs[i], judge_dir, options)
+            try:
+                start_judge(jobs[i], judge_dir, options)
+            except OSError as exc:             # the grader's disk or fork: an error for this job, not a grade
+                free.append(jobs[i].worker)
+                results[i] = {"status": "error", "tests": [], "instructor_errors": [f"could not start grading: {exc}"],
+                              "output": "The grader could not grade this submission (grader error, not your code)."}
+                if jobs[i].tmp:
+                    shutil.rmtree(jobs[i].tmp, ignore_errors=True)
+                if report:
+                    report(jobs[i], results[i])
+                continue
             running[jobs[i].pid] = i
         time.sleep(0.05)
         for pid, i in list(running.items()):
@@ -235,6 +247,7 @@ def run_jobs(jobs: list[Job], judge_dir: Path, options: Options, workers: int, r
                 continue
             del running[pid]
             free.append(job.worker)
+            remove_cgroups(f"gan-kit-{pid}-")         # a killed judge could not remove its own
             results[i] = finish_judge(job, code, options)
             shutil.rmtree(job.tmp, ignore_errors=True)
             if report:

@@ -105,6 +105,16 @@ def _own_cgroup(controller: str) -> Path | None:
     return None
 
 
+def remove_cgroups(prefix: str) -> None:
+    """Kill and remove every cgroup of ours whose name starts with `prefix` (after a judge died)."""
+    for controller in ("memory", "pids"):
+        parent = _own_cgroup(controller)
+        for folder in parent.glob(prefix + "*") if parent else ():
+            leftover = Cgroups.__new__(Cgroups)
+            leftover.folders, leftover.what = [folder], [controller]
+            leftover.close()
+
+
 class Cgroups:
     """A memory and a pids cgroup for one submission; empty when the machine does not allow them."""
 
