@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-variants", action="store_true", help="skip the wheats-and-chaffs corpus")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--no-parity", action="store_true", help="skip grading the corpus through the batch path too")
+    p.add_argument("--seeds", type=int, default=6, help="grade the reference under this many fresh grading seeds")
     p = sub.add_parser("grade", help="grade a folder of submissions (folders or .zip), isolated")
     p.add_argument("submissions", type=Path)
     p.add_argument("--out", type=Path, default=Path("grades"))
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "verify":
         from grader.verify import verify
-        return 0 if verify(variants=not args.no_variants, workers=args.workers, parity=not args.no_parity) else 1
+        return 0 if verify(variants=not args.no_variants, workers=args.workers, parity=not args.no_parity, seeds=args.seeds) else 1
     return 2
 
 

@@ -149,7 +149,7 @@ def grads(module: nn.Module) -> dict:
 
 
 def dcgan_step(action: str, gan_type: str, g_seed: int, critic: dict, real=None, z=None, seed: int = 0,
-               lr: float = 1e-3):
+               lr: float = 0.1):
     """One call on the student's solver: d_loss, g_loss (each with its gradients), clip_weights,
     or two train_steps (`real` holds one batch per step)."""
     solver = dcgan_solver(gan_type, g_seed, critic)
@@ -170,9 +170,9 @@ def dcgan_step(action: str, gan_type: str, g_seed: int, critic: dict, real=None,
     if action == "clip":
         solver.clip_weights()
         return {"G": solver.G.weight, "D": dict(solver.D.named_parameters())}
-    if action == "train_steps":
-        solver.optim_D = torch.optim.Adam(solver.D.parameters(), lr=lr, betas=(0.5, 0.999))
-        solver.optim_G = torch.optim.Adam(solver.G.parameters(), lr=lr, betas=(0.5, 0.999))
+    if action == "train_steps":     # plain SGD: Adam's first step is sign(g) and flips on float noise
+        solver.optim_D = torch.optim.SGD(solver.D.parameters(), lr=lr)
+        solver.optim_G = torch.optim.SGD(solver.G.parameters(), lr=lr)
         steps = []
         for batch in real:
             solver.G.inputs.clear(), solver.D.inputs.clear()

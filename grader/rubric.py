@@ -1,4 +1,14 @@
-"""The rubric: one grader test file per section, and the points of each section (total 90)."""
+"""The rubric: one grader test file per section, and the points of each section (total 90).
+
+Principles every grader test follows (checked by `python -m grader verify` on tests/variants):
+- One mistake, one deduction: a mistake costs points in the section its behaviour belongs to and
+  in no other (verify fails a chaff that loses points outside its tagged section), at least one
+  point: an item covers a behaviour for all four GAN types, never a quarter per type.
+- Behaviour, not style: any implementation that behaves as the handout says gets full marks
+  (the wheats), whatever its layout, names, F.* or nn.*, batch or image size.
+- The judge decides, student code only answers: tests ask questions with inputs drawn at grading
+  time and compute every expected value themselves (grader/probe.py, grader/questions.py).
+"""
 from __future__ import annotations
 
 # key (= test file test_<key>.py): (title in the handout, points)

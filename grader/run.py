@@ -61,14 +61,14 @@ def _preload() -> None:
     torch.set_num_threads(1)
 
 
-def _child(folder: Path, sections: list[str] | None, timeout: int) -> None:
+def _child(folder: Path, sections: list[str] | None, timeout: int, env: dict | None = None) -> None:
     """In the forked child: a clean module state for this folder, then pytest.main."""
     code = 3
     try:
         signal.alarm(timeout)
         os.chdir(folder)
         os.environ.update({"GRADER_SUBMISSION": str(folder), "GRADER_RESULTS": str(folder / ".grader-results.json"),
-                           **GRADER_ENV})
+                           **GRADER_ENV, **(env or {})})
         students = {name.removesuffix(".py") for name in STUDENT_FILES} | {"inception"}
         for name in list(sys.modules):
             if name.split(".")[0] in students | {"grader", "variants", "conftest"}:
@@ -84,8 +84,10 @@ def _child(folder: Path, sections: list[str] | None, timeout: int) -> None:
         os._exit(code)
 
 
-def run_many(jobs: list[tuple[Path, list[str] | None]], workers: int = 2, timeout: int = 600) -> list[dict]:
-    """Grade trusted folders, `workers` forked children at a time; results in job order."""
+def run_many(jobs: list[tuple[Path, list[str] | None]], workers: int = 2, timeout: int = 600,
+             envs: list[dict] | None = None) -> list[dict]:
+    """Grade trusted folders, `workers` forked children at a time (each with its `envs` entry); results
+    in job order."""
     _preload()
     sys.stdout.flush(); sys.stderr.flush()
     pending = [(i, Path(folder).resolve(), sections) for i, (folder, sections) in enumerate(jobs)]
@@ -97,7 +99,7 @@ def run_many(jobs: list[tuple[Path, list[str] | None]], workers: int = 2, timeou
             (folder / ".grader-results.json").unlink(missing_ok=True)
             pid = os.fork()
             if pid == 0:
-                _child(folder, sections, timeout)
+                _child(folder, sections, timeout, envs[i] if envs else None)
             running[pid] = (i, folder, sections)
         pid, status = os.wait()
         i, folder, sections = running.pop(pid)

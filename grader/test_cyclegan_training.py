@@ -46,6 +46,9 @@ def domains(k: int, robust: bool = False):
     return spec, names_a, levels_a, levels_b
 
 
+DRAWS = 24   # per item: a uniform B misses one of 7 images in 5 x 24 draws with probability < 1e-7
+
+
 def nearest(level, levels):
     """The index of the level a (possibly JPEG-rounded) grey value stands for, or None."""
     best = min(range(len(levels)), key=lambda i: abs(levels[i] - level)) if isinstance(level, int) else None
@@ -54,7 +57,7 @@ def nearest(level, levels):
 
 def dataset_probe(probe, robust=False):
     spec, names_a, levels_a, levels_b = domains(40 + robust, robust)
-    data = probe("dataset_draws", spec=spec, draws=12, seed=fresh_int(42 + robust))
+    data = probe("dataset_draws", spec=spec, draws=DRAWS, seed=fresh_int(42 + robust))
     return data, names_a, levels_a, levels_b
 
 
@@ -67,10 +70,11 @@ def test_dataset_is_unpaired(probe):
     for index, draws in enumerate(data["items"]):
         seen = {nearest(row[2], levels_b) for row in draws}
         seen_all |= seen
-        assert len(seen) >= 3, (f"item {index}: 12 calls returned only {len(seen)} different B image(s); expected "
+        assert len(seen) >= 3, (f"item {index}: {DRAWS} calls returned only {len(seen)} different B image(s); expected "
                                 f"a random B (from all {len(levels_b)}) on every call: the dataset must be unpaired")
     assert seen_all == set(range(len(levels_b))), \
-        f"60 draws used only {len(seen_all - {None})} of the {len(levels_b)} B images: draw j from all of B"
+        f"{DRAWS * len(data['items'])} draws used only {len(seen_all - {None})} of the {len(levels_b)} B images: " \
+        "draw j from all of B"
 
 
 @pytest.mark.student("dataloader:Summer2WinterDataset")

@@ -45,7 +45,7 @@ def fmt(sections: dict[str, float]) -> str:
     return " ".join(f"{round(sections.get(k, 0), 2):>5g}" for k in SECTIONS)
 
 
-def verify(variants: bool = True, workers: int = 2, parity: bool = True) -> bool:
+def verify(variants: bool = True, workers: int = 2, parity: bool = True, seeds: int = 6) -> bool:
     ok = True
     header = f"{'run':34s}" + " ".join(f"{k[:5]:>5s}" for k in SECTIONS) + "  total  verdict"
     print(header)
@@ -81,10 +81,24 @@ def verify(variants: bool = True, workers: int = 2, parity: bool = True) -> bool
         print(f"{'student skeleton (no TODO done)':34s}{fmt(skel['sections'])}  {skel['score']:>5g}  "
               f"{'ok' if good else 'FAIL: expected 0 on every implementation item'}")
         print(f"(grader wall time on the reference, fresh interpreter: {', '.join(f'{t:.1f} s' for t in times)})")
+        ok &= reference_under_seeds(tmp, artifacts, workers, seeds)
         if variants:
             ok &= verify_variants(tmp, artifacts, workers, parity)
     print("VERIFY", "PASSED" if ok else "FAILED")
     return ok
+
+
+def reference_under_seeds(tmp: Path, artifacts: Path, workers: int, seeds: int) -> bool:
+    """Batch grading draws new inputs per submission: the reference must get 90 under every seed."""
+    import secrets
+    drawn = [secrets.randbits(48) for _ in range(seeds)]
+    folders = [sandbox(tmp / f"reference-seed{i}", reference_files(), artifacts) for i in range(seeds)]
+    results = run_many([(f, None) for f in folders], workers, envs=[{"GRADER_SEED": str(s)} for s in drawn])
+    low = [f"seed {s}: {r['score']:g} ({[t['name'] for t in r['tests'] if t['score'] < t['max_score']][:2]})"
+           for s, r in zip(drawn, results) if abs(r["score"] - TOTAL) > 1e-6]
+    print(f"{'reference under ' + str(seeds) + ' grading seeds':34s}{'':{6 * len(SECTIONS)}s}         "
+          f"{'ok' if not low else 'FAIL: ' + '; '.join(low)}")
+    return not low
 
 
 def verify_variants(tmp: Path, artifacts: Path, workers: int, parity: bool = True) -> bool:
