@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath
 from grader.build import KIT, copy_grader
 from grader.roles import GIVEN_ALWAYS, GIVEN_COMPLETE, MAX_FILE_BYTES, MAX_TOTAL_BYTES, SUBMITTED, manifest_name
 from grader.rubric import SECTIONS, TOTAL
-from grader.run import GRADER_ENV, pytest_args
+from grader.run import GRADER_ENV, preload, pytest_args
 from grader.sandbox import Limits, bwrap_available, remove_cgroups
 
 JUDGE_MEMORY_MB = 6144
@@ -118,12 +118,6 @@ def find_submissions(root: Path) -> dict[str, Path]:
 
 
 # ----------------------------------------------------------------------------- the judge
-def preload() -> None:
-    """Import what every judge needs once, before forking (no threads started)."""
-    import numpy, PIL.Image, pytest, scipy.linalg, torch  # noqa: F401
-    torch.set_num_threads(1)
-
-
 def _judge_child(staged: Path, judge_dir: Path, results: Path, log: Path, worker: int, options: Options, seed: int,
                  sections: list[str] | None = None):
     """In the forked judge: the grader's tests in judge mode on `staged`; never returns."""

@@ -214,7 +214,9 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    protections = None
     if MODE == "judge" and Probe.sandbox is not None and not isinstance(Probe.sandbox, Exception):
+        protections = Probe.sandbox.protections
         Probe.sandbox.close()
     rows = _rows()
     if not rows:
@@ -232,7 +234,7 @@ def pytest_sessionfinish(session, exitstatus):
                "tests": tests, "grader_errors": errors}
     if MODE == "judge" and Probe.sandbox is not None:
         sandbox = Probe.sandbox
-        results["protections"] = str(sandbox) if isinstance(sandbox, Exception) else sandbox.protections
+        results["protections"] = str(sandbox) if isinstance(sandbox, Exception) else protections
         results["student_process_starts"] = 0 if isinstance(sandbox, Exception) else sandbox.starts
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".tmp")

@@ -55,7 +55,8 @@ def run_grader(folder: Path, sections: list[str] | None = None, timeout: float =
     return read_results(folder, sections, proc.returncode, proc.stdout + proc.stderr)
 
 
-def _preload() -> None:
+def preload() -> None:
+    """Import what every grader run needs once, before forking (no threads started)."""
     import numpy, PIL.Image, pytest, scipy.linalg, scipy.special, scipy.stats, torch, torchvision  # noqa: F401
     import torchvision.transforms, torchvision.utils  # noqa: F401
     torch.set_num_threads(1)
@@ -88,7 +89,7 @@ def run_many(jobs: list[tuple[Path, list[str] | None]], workers: int = 2, timeou
              envs: list[dict] | None = None) -> list[dict]:
     """Grade trusted folders, `workers` forked children at a time (each with its `envs` entry); results
     in job order."""
-    _preload()
+    preload()
     sys.stdout.flush(); sys.stderr.flush()
     pending = [(i, Path(folder).resolve(), sections) for i, (folder, sections) in enumerate(jobs)]
     running: dict[int, tuple[int, Path, list[str] | None]] = {}

@@ -234,8 +234,8 @@ class Sandbox:
     @property
     def protections(self) -> str:
         limits = self.limits
-        caps = (f"cgroup {'+'.join(self.cgroups.what)} limits" if self.cgroups and self.cgroups.what
-                else "per-process rlimits (no cgroup allowed here)")
+        kinds = [c for c in ("memory", "pids") if _own_cgroup(c) is not None]
+        caps = f"cgroup {'+'.join(kinds)} limits" if kinds else "per-process rlimits (no cgroup allowed here)"
         if self.config.kind == "bwrap":
             who = f"uid {self.uid} of its own" if os.geteuid() == 0 else "a user namespace"
             return (f"bubblewrap: mount/pid/network/IPC namespaces, read-only view of the interpreter and "
@@ -248,11 +248,12 @@ class Sandbox:
 
     def _command(self) -> tuple[list[str], Path]:
         prefix, base, python = python_paths()
-        python = Path(self.config.python) if self.config.python else python
-        child = ["-I", "/grader/grader/child.py", "/grader", "/submission"]
-        if self.config.kind != "bwrap":
+        if self.config.kind != "bwrap":         # no mounts: the interpreter where it really is
+            python = Path(self.config.python or sys.executable)
             return [str(python), "-I", str(self.grader_code / "grader" / "child.py"), str(self.grader_code),
                     str(self.submission)], Path(self._scratch())
+        python = Path(self.config.python) if self.config.python else python
+        child = ["-I", "/grader/grader/child.py", "/grader", "/submission"]
         limits = self.limits
         cmd = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
                "--unshare-uts", "--unshare-cgroup-try", "--clearenv"]
@@ -284,8 +285,10 @@ class Sandbox:
         return cmd, Path("/")
 
     def _scratch(self) -> str:
+        """The basic sandbox's working directory (removed with the process)."""
         import tempfile
-        return tempfile.mkdtemp(prefix="student-work-")
+        self._scratch_dir = tempfile.mkdtemp(prefix="student-work-")
+        return self._scratch_dir
 
     def _preexec(self):
         cgroups, limits, as_root, basic = self.cgroups, self.limits, os.geteuid() == 0, self.config.kind != "bwrap"
@@ -441,6 +444,9 @@ class Sandbox:
         if self.cgroups is not None:
             self.cgroups.close()
             self.cgroups = None
+        if getattr(self, "_scratch_dir", None):
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            self._scratch_dir = None
         if os.geteuid() == 0 and self.config.kind == "bwrap":
             kill_uid(self.uid)
 

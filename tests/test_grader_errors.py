@@ -69,3 +69,19 @@ def test_full_grader_disk_writes_no_score_and_says_so(one_submission, tmp_path, 
     with pytest.raises(GraderError, match="could not write the results of 1 submission.*No space left"):
         grade_class(one_submission, tmp_path / "out", options=Options(LIMITS), run_canary=False)
     assert not (tmp_path / "out" / "alice" / "results.json").exists()
+
+
+def test_basic_sandbox_answers_and_says_its_protections_are_weaker(tmp_path):
+    """Where bubblewrap is refused, `--sandbox basic` still grades, and every result says so."""
+    from grader.batch import stage
+    from grader.sandbox import Config, Sandbox
+    staged = stage({name: (REPO / name).read_bytes() for name in SUBMITTED}, tmp_path / "staged")
+    box = Sandbox(staged, Config(kind="basic", limits=LIMITS))
+    try:
+        assert box.ask("dcgan_params", {"part": "G"}) == 1_707_904
+        assert box.protections.startswith("BASIC (bubblewrap not used)")
+        scratch = Path(box._scratch_dir)
+        assert scratch.is_dir()
+    finally:
+        box.close()
+    assert not scratch.exists()
