@@ -291,7 +291,8 @@ class CycleGAN_Solver:
                                          fid=fid.fid_between(fakes, FolderDataset(root / tgt, test_tf),
                                                              self.device, net=net))
             inception_score.append_score_line(scores_file, "cyclegan", scores["A2B"]["inception_score"],
-                                              scores["A2B"]["inception_score_std"], scores["A2B"]["n"])
+                                              scores["A2B"]["inception_score_std"], scores["A2B"]["n"], splits=10,
+                                              seed=self.seed, dataset=self.dataset, size=self.image_size)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
         print(format_scores(scores))

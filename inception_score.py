@@ -68,9 +68,11 @@ class Inception_Score:
         return inception_score_from_probs(probs, splits)
 
 
-def append_score_line(path: str | Path, model: str, score: float, std: float, n: int) -> str:
-    """Add one line to the submitted scores file; its format is what the grader reads."""
-    line = f"{model}: IS = {score:.4f} +- {std:.4f} (N={n})"
+def append_score_line(path: str | Path, model: str, score: float, std: float, n: int, **details) -> str:
+    """Add one line to the submitted scores file; its format is what the grader reads. `details`
+    (splits, seed, dataset, size) tell the grader how to recompute the score from the generator."""
+    extra = "".join(f", {key}={value}" for key, value in details.items())
+    line = f"{model}: IS = {score:.4f} +- {std:.4f} (N={n}{extra})"
     with open(path, "a") as f:
         f.write(line + "\n")
     return line

@@ -6,6 +6,7 @@ and is timed apart).
 """
 from __future__ import annotations
 
+import os
 import argparse
 import shutil
 import sys
@@ -18,7 +19,7 @@ sys.path.insert(0, str(REPO))
 
 from grader.batch import grade_class  # noqa: E402
 from grader.roles import SUBMITTED as STUDENT_FILES  # noqa: E402
-from grader.verify import sample_artifacts  # noqa: E402
+from grader.verify import testing_fixture  # noqa: E402
 
 
 def main() -> None:
@@ -27,7 +28,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        artifacts = sample_artifacts(tmp / "artifacts")
+        fixture = testing_fixture()
+        os.environ.update(fixture.env)
+        artifacts = fixture.results
         for i in range(args.copies):
             sub = tmp / "class" / f"student{i:03d}"
             sub.mkdir(parents=True)

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from grader.build import KIT, copy_grader
@@ -38,6 +38,7 @@ from grader.run import GRADER_ENV, preload, pytest_args
 from grader.sandbox import Limits, bwrap_available, remove_cgroups
 
 JUDGE_MEMORY_MB = 6144
+TESTING_BUDGET = 600          # seconds the Testing section may take on top of the student process deadline
 
 
 class GraderError(RuntimeError):
@@ -49,6 +50,7 @@ class Options:
     limits: Limits = field(default_factory=Limits)
     sandbox: str = "bwrap"           # 'bwrap' or 'basic' (weaker, said in every result)
     python: str | None = None        # a different interpreter for the student process (tests)
+    testing_seed: int | None = None  # the Testing section's samples: one seed per batch, drawn when it starts
 
 
 # ----------------------------------------------------------------------------- submissions
@@ -119,7 +121,7 @@ def find_submissions(root: Path) -> dict[str, Path]:
 
 # ----------------------------------------------------------------------------- the judge
 def _judge_child(staged: Path, judge_dir: Path, results: Path, log: Path, worker: int, options: Options, seed: int,
-                 sections: list[str] | None = None):
+                 sections: list[str] | None = None, env: dict[str, str] | None = None):
     """In the forked judge: the grader's tests in judge mode on `staged`; never returns."""
     code = 3
     try:
@@ -131,7 +133,11 @@ def _judge_child(staged: Path, judge_dir: Path, results: Path, log: Path, worker
             config["python"] = options.python
         tempfile.tempdir = str(results.parent / "scratch")     # whatever the judge leaves goes with the job
         os.environ.update({"GRADER_MODE": "judge", "GRADER_SUBMISSION": str(staged), "GRADER_RESULTS": str(results),
-                           "GRADER_SEED": str(seed), "GRADER_SANDBOX": json.dumps(config), **GRADER_ENV})
+                           "GRADER_SEED": str(seed), "GRADER_SANDBOX": json.dumps(config), **GRADER_ENV,
+                           "GRADER_TESTING_SEED": str(options.testing_seed if options.testing_seed is not None else seed),
+                           "GRADER_CACHE": str(judge_dir / "testing-cache")})
+        os.environ.setdefault("GAN_KIT_DATA", str(KIT / "data"))     # real images for the Testing section
+        os.environ.update(env or {})
         for name in list(sys.modules):
             if name.split(".")[0] in ("grader", "conftest"):
                 del sys.modules[name]
@@ -158,6 +164,7 @@ class Job:
     started: float = 0.0
     seed: int = 0
     sections: list[str] | None = None      # only these rubric sections (verify's parity runs)
+    env: dict[str, str] = field(default_factory=dict)   # the canary's own data and Inception weights
 
 
 def start_judge(job: Job, judge_dir: Path, options: Options) -> None:
@@ -170,7 +177,7 @@ def start_judge(job: Job, judge_dir: Path, options: Options) -> None:
     pid = os.fork()
     if pid == 0:
         _judge_child(staged, judge_dir, job.tmp / "results.json", job.tmp / "judge.log", job.worker, options, job.seed,
-                     job.sections)
+                     job.sections, job.env)
     job.pid = pid
 
 
@@ -193,7 +200,7 @@ def finish_judge(job: Job, exit_code: int | None, options: Options) -> dict:
     notes = list(job.notes)
     if missing:
         notes.append(f"files not submitted: {', '.join(missing)}")
-    notes.append(f"graded in {seconds:.0f} s with grading seed {job.seed}; protections: "
+    notes.append(f"graded in {seconds:.0f} s with grading seed {job.seed} (Testing samples: seed {options.testing_seed}); protections: "
                  f"{results.get('protections', 'n/a')}")
     if errors:
         results["status"] = "error"
@@ -210,9 +217,11 @@ def finish_judge(job: Job, exit_code: int | None, options: Options) -> dict:
 def run_jobs(jobs: list[Job], judge_dir: Path, options: Options, workers: int, report=None) -> list[dict]:
     """Grade `jobs`, `workers` forked judges at a time; results in job order."""
     preload()
+    if options.testing_seed is None:
+        options = replace(options, testing_seed=secrets.randbits(48))
     pending, running, results = list(range(len(jobs))), {}, [None] * len(jobs)
     free = list(range(max(1, workers)))
-    limit = options.limits.deadline + 120
+    limit = options.limits.deadline + 120 + TESTING_BUDGET
     while pending or running:
         while pending and free:
             i = pending.pop(0)
@@ -306,21 +315,36 @@ def summarize(out: Path, ids: list[str]) -> None:
 
 
 # ----------------------------------------------------------------------------- canary and class
-def reference_job(artifacts: Path | None) -> Job:
+def reference_job(artifacts: Path | None, env: dict[str, str] | None = None) -> Job:
     files = {name: (KIT / name).read_bytes() for name in SUBMITTED}
     if artifacts is not None:
         for path in artifacts.rglob("*"):
             if path.is_file() and manifest_name(rel := path.relative_to(artifacts).as_posix()):
                 files[rel] = path.read_bytes()
-    return Job("canary (the kit's reference)", files, Path("."), [])
+    return Job("canary (the kit's reference)", files, Path("."), [], env=dict(env or {}))
+
+
+def testing_ready() -> None:
+    """The Testing section needs the real Inception weights: a GraderError before grading, not a
+    grader error in every result."""
+    from grader.judge.trusted import kit_inception
+    from grader.training_check import CannotCheck
+    try:
+        kit_inception()
+    except CannotCheck as exc:
+        raise GraderError(f"the Testing section cannot run on this machine: {exc}") from None
 
 
 def canary(judge_dir: Path, options: Options) -> float:
-    """Grade the kit's reference through the students' pipeline; GraderError unless it gets full marks."""
-    from grader.verify import sample_artifacts
+    """Grade the kit's reference through the students' pipeline; GraderError unless it gets full marks.
+    Its Testing section uses the kit's fixture (the reference trained briefly, its small data and the
+    random Inception weights that scored it), so the canary proves the checks, not the weights."""
+    from grader.verify import testing_fixture
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="canary-") as tmp:
-        res = run_jobs([reference_job(sample_artifacts(Path(tmp) / "artifacts"))], judge_dir, options, 1)[0]
+    testing_ready()
+    fixture = testing_fixture()
+    env = {**fixture.env, "GRADER_CACHE": str(fixture.results.parent / "canary-cache")}   # fixed seed: cached
+    res = run_jobs([reference_job(fixture.results, env)], judge_dir, replace(options, testing_seed=0), 1)[0]
     score = sum(section_scores(res).values())
     if res.get("status") == "error" or abs(score - TOTAL) > 1e-6:
         lost = [f"{t['name']}: {t['output'].splitlines()[0] if t['output'] else '?'}" for t in res.get("tests", [])

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from grader.markers import BEGIN, END, MARKER_RE, strip_solutions
-from grader.roles import GIVEN_COMPLETE, HANDOUT_CODE, JUDGE_DIR, JUDGE_GRADER, PUBLIC_GRADER, SCORES_FILE, SUBMITTED
+from grader.roles import GIVEN_COMPLETE, HANDOUT_CODE, JUDGE_DIR, JUDGE_GRADER, JUDGE_KIT_FILES, PUBLIC_GRADER, SCORES_FILE, SUBMITTED
 
 KIT = Path(__file__).resolve().parent.parent
 ARTIFACTS = (SCORES_FILE, "results")     # what the Testing section reads
@@ -31,6 +31,9 @@ def copy_grader(dest: Path, judge: bool = False) -> None:
     if judge and (src / JUDGE_DIR).is_dir():
         shutil.copytree(src / JUDGE_DIR, dest / "grader" / JUDGE_DIR, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__"))
+        (dest / "grader" / JUDGE_DIR / "kit").mkdir(exist_ok=True)
+        for name in JUDGE_KIT_FILES:      # the judge's own Inception, never a submitted file
+            shutil.copy2(KIT / name, dest / "grader" / JUDGE_DIR / "kit" / name)
     shutil.copy2(KIT / "pytest.ini", dest / "pytest.ini")
 
 

@@ -27,6 +27,11 @@ cd /autograder/source
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install --upgrade pip
 /autograder/venv/bin/pip install -r requirements.txt pytest pytest-timeout
+# the Testing section samples the submitted generators: Inception weights and real images
+/autograder/venv/bin/python -c "import inception; print(inception.resolve_weights())"
+/autograder/venv/bin/python -c "from torchvision.datasets import CIFAR10; CIFAR10('data/cifar10', download=True)"
+bash data/download_dataset.sh summer2winter_yosemite
+/autograder/venv/bin/python data/make_offline_data.py     # shapes32 and seasons, for offline-trained claims
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -43,7 +48,8 @@ fi
 exit 0
 """
 
-SOURCE_FILES = ("util.py", "inception.py", "pytest.ini", "requirements.txt", *SUBMITTED)
+SOURCE_FILES = ("util.py", "inception.py", "pytest.ini", "requirements.txt", "data/download_dataset.sh",
+                "data/make_offline_data.py", *SUBMITTED)
 
 
 def build_autograder(out: Path) -> Path:
@@ -93,6 +99,8 @@ def grade_into(submission: Path, results: Path, timeout: float = 600, options=No
     options = options or Options(limits=Limits(deadline=timeout))
     results.parent.mkdir(parents=True, exist_ok=True)
     try:
+        from grader.batch import testing_ready
+        testing_ready()
         problem = cheap_canary(options)
         if problem:
             raise RuntimeError(f"canary failed: {problem}")

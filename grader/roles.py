@@ -23,19 +23,24 @@ SCORES_FILE = "inception_score.txt"
 IMAGE_DIRS = {"dcgan-gan": "results/dcgan/gan/images", "dcgan-lsgan": "results/dcgan/lsgan/images",
               "dcgan-wgan": "results/dcgan/wgan/images", "dcgan-wgan-gp": "results/dcgan/wgan-gp/images",
               "cyclegan": "results/cyclegan/images"}
+# the final generators the Testing section samples (grader/training_check.py)
+CHECKPOINT_FILES = (*(f"results/dcgan/{t}/checkpoints/G_final.pth" for t in ("gan", "lsgan", "wgan", "wgan-gp")),
+                    "results/cyclegan/checkpoints/G_A2B_final.pth", "results/cyclegan/checkpoints/G_B2A_final.pth")
 
 # grader/ files the student process may import while it answers probes: questions, never verdicts
 SANDBOX_GRADER = ("__init__.py", "codec.py", "questions.py", "mocks.py", "child.py")
 # the public self-check that ships in the handout (its tests judge with their own public cases)
-PUBLIC_GRADER = SANDBOX_GRADER + ("conftest.py", "probe.py", "rubric.py", "roles.py", "arch.py")
-# judge-only: the sandbox driver and the hidden tests; never in the handout, never in a sandbox
+PUBLIC_GRADER = SANDBOX_GRADER + ("conftest.py", "probe.py", "rubric.py", "roles.py", "arch.py", "training_check.py")
+# judge-only: the sandbox driver and grader/judge/ (the trusted generators and metrics of the
+# Testing section, with a copy of the kit's inception.py + util.py); never in the handout or a sandbox
 JUDGE_GRADER = ("sandbox.py",)
 JUDGE_DIR = "judge"
+JUDGE_KIT_FILES = ("inception.py", "util.py")
 # the instructor's tools (python -m grader ...): in the Gradescope autograder, never in the handout
 INSTRUCTOR_TOOLS = ("__main__.py", "batch.py", "build.py", "gradescope.py", "markers.py", "run.py", "verify.py")
 
-MAX_FILE_BYTES = 20 * 1024 * 1024          # any one submitted file
-MAX_TOTAL_BYTES = 200 * 1024 * 1024        # a whole submission
+MAX_FILE_BYTES = 40 * 1024 * 1024          # any one submitted file (a float32 CycleGAN G is 31 MB)
+MAX_TOTAL_BYTES = 200 * 1024 * 1024        # a whole submission (six float32 generators: ~90 MB)
 
 
 def manifest_name(path: str) -> str | None:
@@ -43,6 +48,8 @@ def manifest_name(path: str) -> str | None:
     parts = PurePosixPath(path).parts
     if len(parts) == 1 and parts[0] in (*SUBMITTED, SCORES_FILE):
         return parts[0]
+    if "/".join(parts) in CHECKPOINT_FILES:
+        return "/".join(parts)
     folder = "/".join(parts[:-1])
     if parts and parts[-1].lower().endswith(".png") and folder in IMAGE_DIRS.values():
         return "/".join(parts)

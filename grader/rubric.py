@@ -19,7 +19,7 @@ SECTIONS: dict[str, tuple[str, int]] = {
     "cyclegan_training": ("2.2 CycleGAN training (dataset, losses)", 20),
     "inception_score": ("3.1 Inception Score", 10),
     "fid": ("3.2 FID", 10),
-    "testing": ("3.3 Testing (scores file, result images)", 10),
+    "testing": ("3.3 Testing (claims recomputed from G)", 10),
 }
 TOTAL = sum(points for _, points in SECTIONS.values())
 

@@ -2,39 +2,147 @@
 the same scores twice, and (tests/variants) costs every chaff its tagged item and no wheat a point."""
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.build import KIT, assign, sandbox
 from grader.rubric import SECTIONS, SECTION_FILES, TOTAL
 from grader.roles import SUBMITTED as STUDENT_FILES
+from grader.roles import CHECKPOINT_FILES, manifest_name
 from grader.run import run_grader, run_many
 
-SAMPLE_SCORES = """\
-# sample lines written by `python -m grader verify` to exercise the Testing section (not measurements)
-dcgan-gan: IS = 5.8123 +- 0.0712 (N=5000)
-dcgan-lsgan: IS = 6.0417 +- 0.0655 (N=5000)
-dcgan-wgan: IS = 5.1290 +- 0.0804 (N=5000)
-dcgan-wgan-gp: IS = 6.3302 +- 0.0591 (N=5000)
-cyclegan: IS = 3.1874 +- 0.2215 (N=309)
-"""
+LOGIT_STD = 4.0
+TRAIN_STEPS = {"dcgan": 120, "cyclegan": 30}
 
 
-def sample_artifacts(folder: Path) -> Path:
-    """inception_score.txt and one real image grid per model (from untrained reference generators)."""
+def random_inception_weights(path: Path, images=None) -> Path:
+    """Seeded random FID-Inception weights, BatchNorm statistics calibrated on `images` (uint8
+    [B,3,H,W]; random pixels if None) and fc scaled so the softmax is not saturated. For the kit's
+    own checks only (no download, seconds): the Testing logic does not depend on which fixed
+    network scores the samples."""
     import torch
     sys.path.insert(0, str(KIT))
-    from util import save_image_grid
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "inception_score.txt").write_text(SAMPLE_SCORES)
+    import inception
     torch.manual_seed(0)
-    images = torch.rand(4, 3, 8, 8) * 2 - 1
-    for t in ("gan", "lsgan", "wgan", "wgan-gp"):
-        save_image_grid(images, folder / "results" / "dcgan" / t / "images" / "epoch_001.png", nrow=2)
-    save_image_grid(images, folder / "results" / "cyclegan" / "images" / "epoch_001.png", nrow=2)
+    if images is None:
+        images = torch.randint(0, 256, (24, 3, 32, 32), dtype=torch.uint8)
+    net = inception.FIDInception()
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None           # cumulative average over the calibration batch
+    net.train()
+    with torch.no_grad():
+        net(images)
+        net.eval()
+        logits = net(images)[1]
+        net.fc.weight.mul_(LOGIT_STD / logits.std())     # peaked enough for the IS to tell generators apart
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def small_offline_data(root: Path) -> Path:
+    """shapes32 and a 32-px seasons set, enough for brief training and the Testing section."""
+    sys.path.insert(0, str(KIT / "data"))
+    import make_offline_data
+    make_offline_data.make_shapes32(root, seed=0, splits={"train": 256, "test": 16})
+    make_offline_data.make_seasons(root, seed=0, splits={"trainA": 24, "trainB": 24, "testA": 20, "testB": 20}, size=32)
+    return root
+
+
+def trained_artifacts(folder: Path, data_root: Path, weights: Path, steps: dict[str, int] = TRAIN_STEPS) -> Path:
+    """A real submission's results: the reference trained briefly (DCGAN on shapes32 at lr 1e-3,
+    CycleGAN at 32 px on seasons), then `--train false` for each model, writing honest claims.
+    To save time one DCGAN run stands for all four types (each type's claim is still computed
+    by its own `--train false`)."""
+    import shutil
+    import torch
+    sys.path.insert(0, str(KIT))
+    import cyclegan
+    import dataloader
+    import dcgan
+    saved_root, saved_threads = dataloader.DATA_ROOT, torch.get_num_threads()
+    dataloader.DATA_ROOT = data_root
+    torch.set_num_threads(2)
+    try:
+        scores = folder / "inception_score.txt"
+        folder.mkdir(parents=True, exist_ok=True)
+        trained = dcgan.DCGAN_Solver("gan", lr=1e-3, batch_size=32, num_workers=0, device="cpu", dataset="shapes32",
+                                     results_dir=folder / "results")
+        trained.train(1, max_steps=steps["dcgan"], save_every=1)
+        for gan_type in dcgan.GAN_TYPES:
+            solver = dcgan.DCGAN_Solver(gan_type, num_workers=0, device="cpu", dataset="shapes32",
+                                        results_dir=folder / "results")
+            if gan_type != "gan":
+                shutil.copytree(trained.out_dir / "checkpoints", solver.out_dir / "checkpoints", dirs_exist_ok=True)
+                shutil.copytree(trained.out_dir / "images", solver.out_dir / "images", dirs_exist_ok=True)
+            solver.test(num_samples=20, weights=str(weights), scores_file=scores)
+        solver = cyclegan.CycleGAN_Solver(num_workers=0, device="cpu", dataset="seasons", image_size=32,
+                                          results_dir=folder / "results")
+        solver.train(1, max_steps=steps["cyclegan"], save_every=1)
+        solver.test(weights=str(weights), scores_file=scores)
+    finally:
+        dataloader.DATA_ROOT = saved_root
+        torch.set_num_threads(saved_threads)
     return folder
+
+
+@dataclass
+class Fixture:
+    """A trained submission's results with honest claims, the small data they were trained on and
+    the (random) Inception weights that scored them. Environment for a grader run: `env`."""
+    results: Path
+    data: Path
+    weights: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"GAN_KIT_DATA": str(self.data), "GAN_KIT_INCEPTION_WEIGHTS": str(self.weights),
+                "GRADER_FID_SAMPLES": "12"}
+
+
+FIXTURE_SOURCES = ("dcgan.py", "cyclegan.py", "util.py", "dataloader.py", "inception.py", "inception_score.py",
+                   "fid.py", "data/make_offline_data.py", "grader/verify.py")
+
+
+def testing_fixture() -> Fixture:
+    """Built once per version of the code it depends on (~2.5 min on 2 cores), kept in .cache/."""
+    import hashlib
+    import shutil
+    import torch
+    digest = hashlib.sha256(b"".join((KIT / name).read_bytes() for name in FIXTURE_SOURCES)).hexdigest()[:16]
+    final = KIT / ".cache" / f"testing-fixture-{digest}"
+    if not (final / "done").is_file():
+        final.parent.mkdir(parents=True, exist_ok=True)
+        build = Path(tempfile.mkdtemp(prefix="fixture-", dir=final.parent))
+        data = small_offline_data(build / "data")
+        weights = random_inception_weights(build / "random-inception.pth", calibration_images(data))
+        trained_artifacts(build / "results", data, weights)
+        for path in sorted((build / "results").rglob("*"), reverse=True):   # keep what a student submits
+            rel = path.relative_to(build / "results").as_posix()
+            if path.is_file() and not manifest_name(rel):
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+        for rel in CHECKPOINT_FILES:            # fp16, as the handout allows (half the size)
+            state = torch.load(build / "results" / rel, weights_only=True)
+            torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, build / "results" / rel)
+        (build / "done").write_text("ok\n")
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(build, final)
+    return Fixture(final / "results", final / "data", final / "random-inception.pth")
+
+
+def calibration_images(data: Path):
+    import torch
+    from grader.training_check import _image_files, _load_images
+    return torch.cat([_load_images(_image_files(data / "shapes32" / "train")[:12], 32),
+                      _load_images(_image_files(data / "seasons" / "trainA")[:12], 32)])
 
 
 def reference_files() -> dict[str, Path]:
@@ -52,7 +160,11 @@ def verify(variants: bool = True, workers: int = 2, parity: bool = True, seeds: 
     print("-" * len(header))
     with tempfile.TemporaryDirectory(prefix="grader-verify-") as tmp:
         tmp = Path(tmp)
-        artifacts = sample_artifacts(tmp / "artifacts")
+        fixture = testing_fixture()
+        os.environ.update({**fixture.env, "GRADER_CACHE": str(tmp / "testing-cache")})
+        artifacts = fixture.results
+        print(f"(Testing section: the kit's reference trained briefly, Inception with seeded random weights: "
+              f"{fixture.results})")
         ref, times = [], []
         for i in range(2):   # fresh interpreters, as a student runs it
             t0 = time.time()
@@ -93,7 +205,8 @@ def reference_under_seeds(tmp: Path, artifacts: Path, workers: int, seeds: int) 
     import secrets
     drawn = [secrets.randbits(48) for _ in range(seeds)]
     folders = [sandbox(tmp / f"reference-seed{i}", reference_files(), artifacts) for i in range(seeds)]
-    results = run_many([(f, None) for f in folders], workers, envs=[{"GRADER_SEED": str(s)} for s in drawn])
+    results = run_many([(f, None) for f in folders], workers,
+                       envs=[{"GRADER_SEED": str(s), "GRADER_TESTING_SEED": "0"} for s in drawn])
     low = [f"seed {s}: {r['score']:g} ({[t['name'] for t in r['tests'] if t['score'] < t['max_score']][:2]})"
            for s, r in zip(drawn, results) if abs(r["score"] - TOTAL) > 1e-6]
     print(f"{'reference under ' + str(seeds) + ' grading seeds':34s}{'':{6 * len(SECTIONS)}s}         "
@@ -113,7 +226,8 @@ def verify_variants(tmp: Path, artifacts: Path, workers: int, parity: bool = Tru
         files.update(variant.write(tmp / "variant-src" / variant.name))
         sections = sorted({s for s, fs in SECTION_FILES.items() if set(fs) & set(variant.changed)}
                           | ({"testing"} if variant.artifact_edit else set()))
-        own_artifacts = variant.write_artifacts(artifacts, tmp / "variant-artifacts" / variant.name)
+        own_artifacts = (variant.write_artifacts(artifacts, tmp / "variant-artifacts" / variant.name)
+                         if "testing" in sections else None)      # 45 MB of generators: only where graded
         jobs.append((sandbox(tmp / "variant" / variant.name, files, own_artifacts), sections))
     t0 = time.time()
     results = run_many(jobs, workers)
@@ -148,7 +262,7 @@ def batch_parity(variants, jobs, local: list[dict], workers: int) -> bool:
     chaff higher in batch than locally (the student's own run never promises what batch takes)."""
     from grader.batch import Job, Options, run_jobs, section_scores
     from grader.build import copy_grader
-    from grader.roles import manifest_name
+    from grader.roles import CHECKPOINT_FILES, manifest_name
     from grader.sandbox import bwrap_available
     kind = "bwrap" if bwrap_available() is None else "basic"
     batch_jobs = []

@@ -26,3 +26,20 @@ def data_root(offline_root, monkeypatch) -> Path:
     import dataloader
     monkeypatch.setattr(dataloader, "DATA_ROOT", offline_root)
     return offline_root
+
+
+@pytest.fixture(scope="session")
+def testing_fixture():
+    """The reference trained briefly with honest claims, its data and random Inception weights
+    (grader/verify.py; built once per version of the code, kept in .cache/)."""
+    from grader.verify import testing_fixture as build
+    return build()
+
+
+@pytest.fixture(scope="module")
+def testing_env(testing_fixture):
+    """The Testing section's data and Inception weights for the grader runs of a test module."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in testing_fixture.env.items():
+            mp.setenv(key, value)
+        yield testing_fixture

@@ -19,7 +19,6 @@ from grader.gradescope import build_autograder
 from grader.roles import SUBMITTED
 from grader.rubric import SECTIONS, TOTAL
 from grader.sandbox import UID_BASE, Limits, bwrap_available
-from grader.verify import sample_artifacts
 from helpers import tree_digest
 from hostile import ATTACKS, attacked_source
 
@@ -61,9 +60,9 @@ def temp_leftovers() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
+def graded_class(tmp_path_factory, testing_env):
     tmp = tmp_path_factory.mktemp("class")
-    artifacts = sample_artifacts(tmp / "artifacts")
+    artifacts = testing_env.results
     skeleton = assign(tmp / "handout")
     root = tmp / "submissions"
     submission(root / "reference", REPO, artifacts)
@@ -157,15 +156,14 @@ def test_csv_and_resume(graded_class, capsys):
     assert (out / "reference" / "results.json").stat().st_mtime == stamp
 
 
-def test_gradescope_autograder_in_a_simulated_layout(tmp_path):
+def test_gradescope_autograder_in_a_simulated_layout(tmp_path, testing_env):
     zip_path = build_autograder(tmp_path / "autograder.zip")
     root = tmp_path / "autograder"
     with zipfile.ZipFile(zip_path) as z:
         z.extractall(root / "source")
         names = set(z.namelist())
     assert {"setup.sh", "run_autograder", "grader/sandbox.py"} <= names
-    artifacts = sample_artifacts(tmp_path / "artifacts")
-    submission(root / "submission", REPO, artifacts)
+    submission(root / "submission", REPO, testing_env.results)
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable}
     env.pop("PYTHONPATH", None)
     subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, timeout=600)

@@ -35,7 +35,7 @@ def test_missing_bubblewrap_stops_before_grading(one_submission, tmp_path, monke
 
 
 @needs_bwrap
-def test_sandbox_that_cannot_import_torch_fails_the_canary_not_the_students(one_submission, tmp_path):
+def test_sandbox_that_cannot_import_torch_fails_the_canary_not_the_students(one_submission, tmp_path, testing_env):
     # an interpreter the sandbox can run but that lacks the kit's packages (as when the student
     # process cannot read the environment): the canary of the reference fails, nothing is graded
     python = shutil.which("python3.11", path="/usr/bin") or "/usr/bin/python3"

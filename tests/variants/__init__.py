@@ -70,14 +70,16 @@ class Variant:
 
     def write_artifacts(self, reference: Path, dest: Path) -> Path:
         """A copy of the Testing artifacts with this variant's change (if any)."""
+        import re
         import shutil
+        if not self.artifact_edit:
+            return reference
         shutil.copytree(reference, dest, dirs_exist_ok=True)
-        if self.artifact_edit:
-            path, old, new = self.artifact_edit
-            text = (dest / path).read_text()
-            if text.count(old) != 1:
-                raise EditError(f"{self.name}: {path}: expected the text once: {old!r}")
-            (dest / path).write_text(text.replace(old, new))
+        path, pattern, new = self.artifact_edit            # a regular expression that must match once
+        text, count = re.subn(pattern, new, (dest / path).read_text(), flags=re.M)
+        if count != 1:
+            raise EditError(f"{self.name}: {path}: expected the pattern once: {pattern!r}")
+        (dest / path).write_text(text)
         return dest
 
     def write(self, dest: Path) -> dict[str, Path]:

@@ -201,9 +201,11 @@ CHAFFS = [
           "tr_covmean = np.sqrt(np.trace(sigma1 @ sigma2))"),
     # ---------------------------------------------------------------- 3.3 Testing
     Variant("scores-missing-cyclegan", "chaff", "testing",
-            artifact_edit=("inception_score.txt", "cyclegan: IS = 3.1874 +- 0.2215 (N=309)\n", "")),
+            artifact_edit=("inception_score.txt", r"^cyclegan: .*\n", "")),
     Variant("scores-in-another-format", "chaff", "testing",
-            artifact_edit=("inception_score.txt", "dcgan-wgan: IS = 5.1290 +- 0.0804 (N=5000)", "wgan 5.129")),
+            artifact_edit=("inception_score.txt", r"^dcgan-wgan: IS = .*$", "wgan 5.129")),
+    Variant("claim-inflated", "chaff", "testing",
+            artifact_edit=("inception_score.txt", r"^dcgan-lsgan: IS = [0-9.]+", "dcgan-lsgan: IS = 7.5000")),
 ]
 
 WHEATS = [

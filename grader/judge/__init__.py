@@ -1,0 +1,1 @@
+"""Judge-only code: never in the student handout, never mounted in the student's sandbox."""

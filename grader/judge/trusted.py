@@ -1,0 +1,132 @@
+"""The judge's own copies of what the Testing section must not take from a submission: the Table 1
+(DCGAN) and Table 2 (CycleGAN) generators, the Inception Score of one split, the Frechet
+distance, and the kit's Inception network (loaded from the kit's files, never the student's).
+
+This file holds the solutions to 1.1, 2.1, 3.1 and 3.2: it is judge-only (grader/roles.py), so it
+never reaches the handout and is never mounted in the student's sandbox.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from grader.training_check import LATENT_DIM, CannotCheck, Tools
+
+HERE = Path(__file__).resolve().parent
+
+
+# ----------------------------------------------------------------------------- generators
+class DCGANGenerator(nn.Module):
+    """Table 1: z [B,256] -> [B,3,32,32]; no conv biases; BN + ReLU after layers 1-3, Tanh last."""
+
+    def __init__(self):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for c_in, c_out, stride, pad in ((256, 256, 1, 0), (256, 128, 2, 1), (128, 64, 2, 1)):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride, pad, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+        self.net = nn.Sequential(*layers, nn.ConvTranspose2d(64, 3, 4, 2, 1, bias=False), nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.reshape(z.shape[0], LATENT_DIM, 1, 1))
+
+
+def _conv_in_relu(c_in: int, c_out: int, k: int, stride: int, pad: int, reflect: int = 0) -> list[nn.Module]:
+    pad_layer = [nn.ReflectionPad2d(reflect)] if reflect else []
+    return [*pad_layer, nn.Conv2d(c_in, c_out, k, stride, pad), nn.InstanceNorm2d(c_out), nn.ReLU()]
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, dim: int = 256):
+        super().__init__()
+        self.body = nn.Sequential(*_conv_in_relu(dim, dim, 3, 1, 0, reflect=1),
+                                  nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class CycleGANGenerator(nn.Module):
+    """Table 2: c7s1-64, d128, d256, 6 residual blocks, u128, u64, c7s1-3 + Tanh; IN non-affine."""
+
+    def __init__(self):
+        super().__init__()
+        up: list[nn.Module] = []
+        for c_in, c_out in ((256, 128), (128, 64)):
+            up += [nn.ConvTranspose2d(c_in, c_out, 3, 2, 1, output_padding=1), nn.InstanceNorm2d(c_out), nn.ReLU()]
+        self.net = nn.Sequential(*_conv_in_relu(3, 64, 7, 1, 0, reflect=3), *_conv_in_relu(64, 128, 3, 2, 1),
+                                 *_conv_in_relu(128, 256, 3, 2, 1), *[ResidualBlock(256) for _ in range(6)], *up,
+                                 nn.ReflectionPad2d(3), nn.Conv2d(64, 3, 7, bias=False), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+GENERATORS = {"dcgan": DCGANGenerator, "cyclegan": CycleGANGenerator}
+
+
+def make_generator(family: str) -> nn.Module:
+    return GENERATORS[family]()
+
+
+# ----------------------------------------------------------------------------- metrics
+def split_score(probs: np.ndarray) -> float:
+    """exp(mean KL(p(y|x) || p(y))) of one split, float64."""
+    from scipy.special import xlogy
+    marginal = probs.mean(axis=0, keepdims=True)
+    return float(np.exp((xlogy(probs, probs) - xlogy(probs, marginal)).sum(axis=1).mean()))
+
+
+def frechet(a: np.ndarray, b: np.ndarray) -> float:
+    """FID of two feature sets: |mu1-mu2|^2 + tr S1 + tr S2 - 2 tr sqrt(sqrt(S1) S2 sqrt(S1))."""
+    from scipy.linalg import eigh
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = eigh(s1)
+    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    middle = root @ s2 @ root
+    tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
+    return float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
+
+
+# ----------------------------------------------------------------------------- the kit's Inception
+def kit_folder() -> Path:
+    """The kit's own inception.py and util.py: copied beside this file for a judge, else the kit."""
+    return HERE / "kit" if (HERE / "kit" / "inception.py").is_file() else HERE.parents[1]
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def kit_inception() -> nn.Module:
+    """The FID Inception network with its real weights, built from the kit's files (inception.py
+    imports `util`: the kit's util stands in while it loads, never a submitted one)."""
+    folder = kit_folder()
+    saved = sys.modules.get("util")
+    try:
+        sys.modules["util"] = _load("grader_kit_util", folder / "util.py")
+        inception = _load("grader_kit_inception", folder / "inception.py")
+    finally:
+        if saved is None:
+            sys.modules.pop("util", None)
+        else:
+            sys.modules["util"] = saved
+    try:
+        return inception.load_fid_inception(None, "cpu")
+    except inception.KitError as exc:
+        raise CannotCheck(str(exc)) from None
+
+
+def judge_tools(seed: int) -> Tools:
+    data = Path(os.environ.get("GAN_KIT_DATA", kit_folder() / "data"))
+    cache = os.environ.get("GRADER_CACHE")
+    return Tools(make_generator, kit_inception, split_score, frechet, data, seed, Path(cache) if cache else None,
+                 context=f"judge|{data}|{os.environ.get('GAN_KIT_INCEPTION_WEIGHTS', '')}")

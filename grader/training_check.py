@@ -1,0 +1,474 @@
+"""Did you train? The Testing section recomputes each claimed Inception Score from the submitted
+generator and checks that the generator beats an untrained one of the same architecture.
+
+What is checked, per model (four DCGAN types and CycleGAN), one point each:
+  * the claim matches: the judge draws fresh samples from the submitted generator (a grading seed
+    the student never sees), scores one split of the claim's own split size m = N / splits with
+    the kit's Inception network, and compares that with the claimed mean;
+  * it beats untrained, compared with a freshly initialised generator of the same architecture
+    on the same inputs (same z, same test images):
+      - DCGAN by the IS gap: log IS(trained) >= 2 log IS(untrained) + 0.02, both on the claim's
+        split size. An untrained DCGAN (eval-mode BatchNorm at its initial statistics) draws an
+        almost constant grey image, whose IS is ~1 under any classifier. FID was tried first and
+        rejected: at the ~50 samples a CPU budget allows, its trace terms dominate and penalise a
+        trained generator's variety (measured with the kit's fixture: FID 4304 trained vs 4377
+        untrained, although the trained samples are colourful shapes and the untrained ones grey);
+      - CycleGAN by FID against the target domain, both directions: FID(trained) <= 0.8 x
+        FID(untrained), FID_SAMPLES translations each against the same real images. An untrained
+        CycleGAN keeps the input's layout and can score a high IS, but its colours are far from
+        the target domain (measured: 3800 trained vs 62900 untrained).
+
+The statistics of the claim check. The Inception Score of a split of m images depends on m (the
+marginal p(y) of fewer images has less entropy), so the judge scores a split of exactly the
+claim's size: its score X is then distributed like each of the S = splits scores the student
+averaged. With sigma the std of one split's score, X - claimed mean has variance
+sigma^2 (1/S + 1/j) for j judged splits. sigma is estimated as the claimed std made unbiased
+(x sqrt(S/(S-1))), kept within [1, 2] x the judge's own bootstrap estimate from its samples (a
+forged small std cannot make the test stricter than the data says; a forged large one buys at
+most 2x). The tolerance is Q = 5 such standard deviations plus 0.5% of the claim + 0.005 for
+fp16 checkpoints and another device's arithmetic. An honest claim is rejected with probability
+~1e-4 at worst (the bootstrap underestimates sigma by up to ~2x on peaky class distributions);
+a claim off by more than ~5 sigma is caught. Written down in the closing note with measurements.
+
+Everything here is public (the handout ships it): knowing it is worth nothing, because the judge
+draws the samples. Only the generator classes the judge loads the weights into are judge-only
+(grader/judge/networks.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grader.roles import CHECKPOINT_FILES, MAX_FILE_BYTES
+
+MODELS = ("dcgan-gan", "dcgan-lsgan", "dcgan-wgan", "dcgan-wgan-gp", "cyclegan")
+CHECKPOINTS = {**{m: (f,) for m, f in zip(MODELS, CHECKPOINT_FILES[:4])}, "cyclegan": CHECKPOINT_FILES[4:]}
+DEFAULT_DATASET = {"dcgan": "cifar10", "cyclegan": "summer2winter"}
+# the graded copy of dataloader's names (dataloader.py is student code; the judge never imports it)
+CYCLEGAN_FOLDERS = {"summer2winter": "summer2winter_yosemite", "seasons": "seasons"}
+DCGAN_DATASETS = ("cifar10", "shapes32")
+LATENT_DIM = 256
+
+Q = 5.0                     # standard deviations of tolerance
+REL_FLOOR, ABS_FLOOR = 0.005, 0.005
+MAX_SPLIT = 1000            # a claim with splits of more images than this is not checked (N <= 10000)
+JUDGED_IMAGES = 60          # j = max(1, JUDGED_IMAGES // m) splits are scored (CycleGAN's m is ~31)
+FID_SAMPLES = int(os.environ.get("GRADER_FID_SAMPLES", "32"))
+BEAT_RATIO = 0.8           # CycleGAN: FID(trained) <= BEAT_RATIO x FID(untrained)
+IS_GAP = 0.02              # DCGAN: log IS(trained) >= 2 log IS(untrained) + IS_GAP
+DEFAULT_N = {"dcgan": 1000, "cyclegan": 300}    # the checks' sample sizes when a claim line is missing
+BOOTSTRAP = 200
+
+NUMBER = r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+LINE = re.compile(rf"^(?P<model>dcgan-(?:gan|lsgan|wgan|wgan-gp)|cyclegan): IS = (?P<score>{NUMBER}) "
+                  rf"\+- (?P<std>{NUMBER}) \(N=(?P<n>\d+)(?P<details>(?:, [a-z_]+=[A-Za-z0-9_.-]+)*)\)$")
+FORMAT = "<model>: IS = <score> +- <std> (N=<count>, splits=10, seed=<seed>, dataset=<name>[, size=<px>])"
+
+
+class CheckpointError(Exception):
+    """A submitted checkpoint that cannot stand for its generator (the student's file)."""
+
+
+class CannotCheck(Exception):
+    """The grader's environment lacks what a check needs (Inception weights, the data): never a grade."""
+
+
+# ----------------------------------------------------------------------------- claims
+@dataclass
+class Claim:
+    model: str
+    score: float
+    std: float
+    n: int
+    splits: int = 10
+    seed: int = 0
+    dataset: str = ""
+    size: int = 256
+    line: str = ""
+
+    @property
+    def family(self) -> str:
+        return self.model.split("-")[0]
+
+    @property
+    def split_size(self) -> int:
+        return max(1, round(self.n / self.splits))
+
+
+def parse_claims(text: str) -> tuple[dict[str, Claim], list[str]]:
+    """({model: its last claim}, lines that do not parse)."""
+    claims, bad = {}, []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = LINE.match(line)
+        if not match:
+            bad.append(line)
+            continue
+        details = dict(kv.split("=", 1) for kv in match["details"].split(", ")[1:])
+        try:
+            claim = Claim(match["model"], float(match["score"]), float(match["std"]), int(match["n"]),
+                          int(details.get("splits", 10)), int(details.get("seed", 0)),
+                          details.get("dataset", DEFAULT_DATASET[match["model"].split("-")[0]]),
+                          int(details.get("size", 256)), line)
+        except ValueError:
+            bad.append(line)
+            continue
+        claims[claim.model] = claim
+    return claims, bad
+
+
+def claim_problem(claim: Claim) -> str | None:
+    """Why a claim cannot be checked as written (the student's doing), or None."""
+    if not (1.0 <= claim.score <= 1008.0) or not math.isfinite(claim.std) or claim.std < 0:
+        return f"an Inception Score lies in [1, 1008] with a std >= 0, got {claim.score:g} +- {claim.std:g}"
+    if not 2 <= claim.splits <= 100 or claim.n < claim.splits:
+        return f"expected N >= splits >= 2, got N={claim.n}, splits={claim.splits}"
+    if claim.split_size > MAX_SPLIT:
+        return (f"splits of {claim.split_size} images are more than the grader re-checks ({MAX_SPLIT}): "
+                f"evaluate with --num_samples <= {MAX_SPLIT * claim.splits}")
+    known = DCGAN_DATASETS if claim.family == "dcgan" else tuple(CYCLEGAN_FOLDERS)
+    if claim.dataset not in known:
+        return f"dataset {claim.dataset!r} is not one of {', '.join(known)}"
+    if claim.family == "cyclegan" and not 16 <= claim.size <= 512:
+        return f"image size {claim.size} is outside 16..512"
+    return None
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A plain state dict of float tensors, loaded with weights_only=True; anything else is an error."""
+    if not path.is_file() or path.is_symlink():
+        raise CheckpointError("the file is missing")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise CheckpointError(f"the file is {path.stat().st_size / 2**20:.0f} MB, over the "
+                              f"{MAX_FILE_BYTES // 2**20} MB limit")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a pickled object, a corrupt file: the student's file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        raise CheckpointError(f"it does not load as a plain state dict with weights_only=True ({first})") from None
+    if not isinstance(state, dict) or not state or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                           for k, v in state.items()):
+        raise CheckpointError("it is not a plain state dict (parameter names -> tensors); save model.state_dict()")
+    bad = [k for k, v in state.items() if not (v.is_floating_point() or k.endswith("num_batches_tracked"))]
+    if bad:
+        raise CheckpointError(f"entry {bad[0]!r} is not a float tensor")
+    if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+        raise CheckpointError("it holds NaN or infinite weights")
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+
+
+def _layers(state: dict[str, torch.Tensor]) -> list[tuple[str, str, tuple]]:
+    """(module prefix, 'conv' | 'bn', shapes) in the state dict's order; an error for anything else."""
+    groups: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        prefix, _, leaf = key.rpartition(".")
+        groups.setdefault(prefix, {})[leaf] = value
+    bn_keys = {"weight", "bias", "running_mean", "running_var"}
+    layers = []
+    for prefix, leaves in groups.items():
+        weight = leaves.get("weight")
+        if weight is not None and weight.dim() == 4 and set(leaves) <= {"weight", "bias"}:
+            bias = leaves.get("bias")
+            layers.append((prefix, "conv", (tuple(weight.shape), None if bias is None else tuple(bias.shape))))
+        elif bn_keys <= set(leaves) <= bn_keys | {"num_batches_tracked"} and weight.dim() == 1:
+            layers.append((prefix, "bn", (tuple(weight.shape),)))
+        else:
+            raise CheckpointError(f"entries {sorted(f'{prefix}.{leaf}' for leaf in leaves)[:3]} are neither a "
+                                  f"conv layer nor a BatchNorm layer")
+    return layers
+
+
+def describe(kind: str, shapes: tuple) -> str:
+    if kind == "bn":
+        return f"BatchNorm2d({shapes[0][0]})"
+    weight, bias = shapes
+    return f"conv weight {list(weight)}{' + bias' if bias else ' (no bias)'}"
+
+
+def map_state(state: dict[str, torch.Tensor], net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The submitted tensors under `net`'s names, matching layers by kind and shape in order (any
+    layout: nn.Sequential or attributes, other names, another registration order)."""
+    mine, theirs = _layers(net.state_dict()), _layers(state)
+    own = net.state_dict()
+    used: set[int] = set()
+    renamed: dict[str, torch.Tensor] = {}
+    for prefix, kind, shapes in mine:
+        match = next((i for i, (_, k, s) in enumerate(theirs) if i not in used and (k, s) == (kind, shapes)), None)
+        if match is None:
+            held = ", ".join(describe(k, s) for _, k, s in theirs[:6])
+            raise CheckpointError(f"it has no layer for the table's {describe(kind, shapes)} (it holds {held}"
+                                  f"{', ...' if len(theirs) > 6 else ''})")
+        used.add(match)
+        source = theirs[match][0]
+        for key, value in own.items():
+            if key.rpartition(".")[0] == prefix:
+                leaf = key.rpartition(".")[2]
+                renamed[key] = state.get(f"{source}.{leaf}" if source else leaf, value)  # num_batches_tracked
+    extra = [describe(k, s) for i, (_, k, s) in enumerate(theirs) if i not in used]
+    if extra:
+        raise CheckpointError(f"it holds layers the table does not have: {', '.join(extra[:3])}")
+    return renamed
+
+
+def load_into(net: torch.nn.Module, path: Path) -> torch.nn.Module:
+    net.load_state_dict(map_state(read_state_dict(path), net), strict=True)
+    return net.eval().requires_grad_(False)
+
+
+# ----------------------------------------------------------------------------- the grader's tools
+@dataclass
+class Tools:
+    """What the checks run on: generator factories, the Inception network, the data root."""
+    make_generator: object            # family -> a freshly initialised nn.Module
+    inception: object                 # () -> net: uint8 [B,3,H,W] -> (pool3, logits)
+    split_score: object               # p(y|x) [m, K] -> the Inception Score of that one split
+    fid: object                       # (features a, features b) -> Frechet distance
+    data_root: Path
+    seed: int
+    cache: Path | None = None
+    context: str = ""                 # what else the results depend on (data root, weights): cache keys
+    _net: object = field(default=None, repr=False)
+    _real: dict = field(default_factory=dict, repr=False)
+
+    def net(self):
+        if self._net is None:
+            self._net = self.inception()
+        return self._net
+
+
+@torch.no_grad()
+def features(tools: Tools, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(pool3 [N,2048] float64, p(y|x) [N,1008] float64) of uint8 images, in batches of 50."""
+    pools, probs = [], []
+    for start in range(0, len(images), 50):
+        pool, logits = tools.net()(images[start:start + 50])
+        pools.append(pool.double())
+        probs.append(torch.softmax(logits.double(), dim=1))
+    return torch.cat(pools).numpy(), torch.cat(probs).numpy()
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return ((x.clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8)
+
+
+# ----------------------------------------------------------------------------- data
+def _image_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise CannotCheck(f"the data folder {folder} is missing: put the dataset there (data/download_dataset.sh "
+                          f"or data/make_offline_data.py) or set GAN_KIT_DATA")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".webp"})
+    if not files:
+        raise CannotCheck(f"no images in {folder}")
+    return files
+
+
+def _load_images(files: list[Path], size: int | None) -> torch.Tensor:
+    """uint8 [N,3,size,size] (bicubic resize as the kit's test transform; None keeps the size)."""
+    from PIL import Image
+    out = []
+    for path in files:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if size is not None and im.size != (size, size):
+                im = im.resize((size, size), Image.BICUBIC)
+            out.append(torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1))
+    return torch.stack(out)
+
+
+def real_images(tools: Tools, dataset: str, split: str, n: int, size: int | None, key: int) -> torch.Tensor:
+    """n real images drawn with the grading seed (uint8)."""
+    rng = np.random.default_rng([tools.seed, key])
+    if dataset == "cifar10":
+        try:
+            from torchvision.datasets import CIFAR10
+            data = CIFAR10(str(tools.data_root / "cifar10"), train=True, download=False)
+        except Exception as exc:  # noqa: BLE001
+            raise CannotCheck(f"CIFAR-10 is not in {tools.data_root / 'cifar10'} ({exc})") from None
+        pick = rng.choice(len(data.data), size=min(n, len(data.data)), replace=False)
+        return torch.from_numpy(data.data[pick]).permute(0, 3, 1, 2).contiguous()
+    folder = tools.data_root / ("shapes32/train" if dataset == "shapes32" else f"{CYCLEGAN_FOLDERS[dataset]}/{split}")
+    files = _image_files(folder)
+    pick = rng.choice(len(files), size=min(n, len(files)), replace=False)
+    return _load_images([files[i] for i in pick], size)
+
+
+# ----------------------------------------------------------------------------- the checks
+@dataclass
+class Verdict:
+    ok: bool
+    message: str
+    figures: dict
+
+
+def _cached(tools: Tools, key: dict, compute):
+    """Results of the trusted computation, cached on disk by the bytes they depend on (tests and a
+    batch re-grade the same files: the cache only saves time, the key holds everything used)."""
+    if tools.cache is None:
+        return compute()
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    path = tools.cache / f"{digest}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    value = compute()
+    tools.cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(value))
+    os.replace(tmp, path)
+    return value
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+
+def _samples(tools: Tools, net, claim: Claim, n: int, key: int, source: torch.Tensor | None) -> torch.Tensor:
+    """n uint8 samples of a generator: DCGAN from z ~ N(0, I) (grading seed), CycleGAN the
+    translations of `source` (float [-1, 1] images)."""
+    with torch.no_grad():
+        if claim.family == "dcgan":
+            g = torch.Generator().manual_seed(int(np.random.default_rng([tools.seed, key]).integers(2**62)))
+            z = torch.randn(n, LATENT_DIM, generator=g)
+            return torch.cat([to_uint8(net(z[i:i + 100])) for i in range(0, n, 100)])
+        return torch.cat([to_uint8(net(source[i:i + 4])) for i in range(0, len(source), 4)])
+
+
+def _cyclegan_sources(tools: Tools, claim: Claim, split: str, n: int, key: int) -> torch.Tensor:
+    images = real_images(tools, claim.dataset, split, n, claim.size, key)
+    return images.float() / 127.5 - 1
+
+
+def judged_splits(claim: Claim) -> int:
+    return max(1, min(claim.splits, JUDGED_IMAGES // claim.split_size))
+
+
+def tolerance(claim: Claim, bootstrap_std: float, j: int) -> tuple[float, float]:
+    """(tolerance, sigma used): see the module docstring."""
+    claimed = claim.std * math.sqrt(claim.splits / (claim.splits - 1))
+    sigma = min(max(claimed, bootstrap_std), 2 * bootstrap_std)
+    return Q * sigma * math.sqrt(1 / claim.splits + 1 / j) + REL_FLOOR * claim.score + ABS_FLOOR, sigma
+
+
+def split_scores(tools: Tools, claim: Claim, submission: Path) -> dict:
+    """Split scores (the claim's split size, j splits) of the submitted generator and, for DCGAN,
+    of an untrained one on the same fresh inputs; the bootstrap std of the submitted first split."""
+    m, j = claim.split_size, judged_splits(claim)
+    make = tools.make_generator
+    trained = load_into(make(claim.family), submission / CHECKPOINTS[claim.model][0])
+    torch.manual_seed(int(np.random.default_rng([tools.seed, 4]).integers(2**62)))
+    untrained = make(claim.family).eval().requires_grad_(False)
+    source = _cyclegan_sources(tools, claim, "testA", m * j, 1) if claim.family == "cyclegan" else None
+    result = {}
+    for name, net in (("trained", trained), ("untrained", untrained)):
+        if name == "untrained" and claim.family != "dcgan":
+            continue                                 # CycleGAN is compared by FID (fid_pair)
+        _, probs = features(tools, _samples(tools, net, claim, m * j, 2, source))
+        if len(probs) < m * j:
+            raise CannotCheck(f"only {len(probs)} test images for splits of {m}")
+        result[name] = [tools.split_score(probs[i * m:(i + 1) * m]) for i in range(j)]
+        if name == "trained":
+            rng = np.random.default_rng([tools.seed, 3])
+            boot = [tools.split_score(probs[:m][rng.integers(0, m, m)]) for _ in range(BOOTSTRAP)]
+            result["bootstrap_std"] = float(np.std(boot, ddof=1))
+    return result
+
+
+def scored(tools: Tools, claim: Claim, submission: Path) -> dict:
+    key = {"what": "splits", "family": claim.family, "n": claim.n, "splits": claim.splits,
+           "dataset": claim.dataset, "size": claim.size, "seed": tools.seed, "judged": JUDGED_IMAGES,
+           "files": [file_digest(submission / c) for c in CHECKPOINTS[claim.model]], "context": tools.context}
+    return _cached(tools, key, lambda: split_scores(tools, claim, submission))
+
+
+def check_claim(tools: Tools, claim: Claim, submission: Path) -> Verdict:
+    result = scored(tools, claim, submission)
+    j = len(result["trained"])
+    recomputed = float(np.mean(result["trained"]))
+    tol, sigma = tolerance(claim, result["bootstrap_std"], j)
+    figures = {"claimed": claim.score, "recomputed": recomputed, "tolerance": tol, "sigma": sigma,
+               "split_size": claim.split_size, "splits_judged": j}
+    ok = abs(recomputed - claim.score) <= tol
+    what = f"{j} split{'s' if j > 1 else ''} of {claim.split_size} fresh samples"
+    return Verdict(ok, f"{claim.model}: the claimed IS {claim.score:.4f} does not match the submitted generator: "
+                       f"recomputed {recomputed:.4f} on {what} (the claim's split size), tolerance +-{tol:.4f} "
+                       f"({Q:g} sigma, sigma {sigma:.4f} from the claimed std {claim.std:.4f} and the samples)", figures)
+
+
+def fid_pair(tools: Tools, claim: Claim, submission: Path, direction: int) -> dict:
+    """FID of a submitted and of an untrained CycleGAN generator against the same target images."""
+    trained = load_into(tools.make_generator("cyclegan"), submission / CHECKPOINTS[claim.model][direction])
+    torch.manual_seed(int(np.random.default_rng([tools.seed, 10 + direction]).integers(2**62)))
+    untrained = tools.make_generator("cyclegan").eval().requires_grad_(False)
+    src, tgt = ("testA", "testB") if direction == 0 else ("testB", "testA")
+    real = real_images(tools, claim.dataset, tgt, FID_SAMPLES, claim.size, 20 + direction)
+    source = _cyclegan_sources(tools, claim, src, FID_SAMPLES, 30 + direction)
+    real_features = features(tools, real)[0]
+    fids = {name: tools.fid(features(tools, _samples(tools, net, claim, len(source), 40, source))[0], real_features)
+            for name, net in (("trained", trained), ("untrained", untrained))}
+    return {**fids, "n": len(source), "real": len(real)}
+
+
+def check_beats_untrained(tools: Tools, claim: Claim, submission: Path) -> Verdict:
+    if claim.family == "dcgan":
+        result = scored(tools, claim, submission)
+        trained, untrained = float(np.mean(result["trained"])), float(np.mean(result["untrained"]))
+        ok = math.log(trained) >= 2 * math.log(untrained) + IS_GAP
+        return Verdict(ok, f"{claim.model}: the submitted generator does not beat an untrained one of the same "
+                           f"architecture: IS {trained:.4f} vs untrained {untrained:.4f} on the same "
+                           f"{len(result['trained']) * claim.split_size} latent vectors (needed: log IS >= "
+                           f"2 log IS(untrained) + {IS_GAP:g}, i.e. IS >= {untrained ** 2 * math.exp(IS_GAP):.4f})",
+                       {"is": [trained, untrained]})
+    results = []
+    for d in range(len(CHECKPOINTS[claim.model])):
+        key = {"what": "fid", "model": claim.model, "dataset": claim.dataset, "size": claim.size, "seed": tools.seed,
+               "file": file_digest(submission / CHECKPOINTS[claim.model][d]), "n": FID_SAMPLES,
+               "context": tools.context}
+        results.append(_cached(tools, key, lambda d=d: fid_pair(tools, claim, submission, d)))
+    bad = [f"{name}: FID {r['trained']:.2f} vs untrained {r['untrained']:.2f}"
+           for name, r in zip(("G_A2B", "G_B2A"), results) if not r["trained"] <= BEAT_RATIO * r["untrained"]]
+    return Verdict(not bad, f"{claim.model}: the submitted generators do not beat untrained ones of the same "
+                            f"architecture (FID against the target domain must be <= {BEAT_RATIO:g} x the untrained "
+                            f"generator's, {results[0]['n']} translations each): {'; '.join(bad)}",
+                   {"fid": results})
+
+
+# ----------------------------------------------------------------------------- a student's own run
+def local_tools(submission: Path, seed: int) -> Tools:
+    """The self-check on a student's machine: the student's own generator classes and metric
+    functions (the judge uses its own copies; on correct code both agree)."""
+    import cyclegan
+    import dcgan
+    import fid
+    import inception
+    import inception_score
+
+    def make_generator(family: str) -> torch.nn.Module:
+        return dcgan.DCGAN_Generator() if family == "dcgan" else cyclegan.CycleGAN_Generator()
+
+    def load_inception():
+        try:
+            return inception.load_fid_inception(None, "cpu")
+        except inception.KitError as exc:
+            raise CannotCheck(str(exc)) from None
+
+    def distance(a: np.ndarray, b: np.ndarray) -> float:
+        return float(fid.frechet_distance(*fid.feature_statistics(a), *fid.feature_statistics(b)))
+
+    def split_score(probs: np.ndarray) -> float:
+        return float(inception_score.inception_score_from_probs(probs, 1)[0])
+
+    data = Path(os.environ.get("GAN_KIT_DATA", submission / "data"))
+    return Tools(make_generator, load_inception, split_score, distance, data, seed,
+                 context=f"local|{data}|{os.environ.get('GAN_KIT_INCEPTION_WEIGHTS', '')}")
