@@ -6,7 +6,8 @@ Submit, besides inception_score.txt (one line per model, written by `--train fal
 (plain state dicts, as the solvers save them; fp16 is fine). Per model, one point each:
   * the claim matches the generator: one split of the claim's size, sampled fresh, scores within
     the tolerance (grader/training_check.py says how it is derived);
-  * the generator beats an untrained one: FID against real images <= 0.8 x an untrained generator's.
+  * the generator beats an untrained one of the same architecture on the same inputs: DCGAN by the
+    Inception Score gap, CycleGAN by FID against the target domains (both directions summed).
 The judge samples through its own copy of Tables 1 and 2 and its own metrics; your public run uses
 your own classes and metrics, and needs the Inception weights (without them these items are
 skipped here: download the weights as the README says, then run again).
@@ -21,13 +22,20 @@ from grader.training_check import (CHECKPOINTS, DEFAULT_DATASET, DEFAULT_N, FORM
                                    check_beats_untrained, check_claim, claim_problem, local_tools, parse_claims)
 
 
-@pytest.fixture(scope="module")
+_TOOLS = {}
+
+
+@pytest.fixture
 def tools(submission):
-    seed = int(os.environ.get("GRADER_TESTING_SEED", SEED))
-    if MODE == "judge":
-        from grader.judge.trusted import judge_tools
-        return judge_tools(seed)
-    return local_tools(submission, seed)
+    """One set of tools per run (the Inception network loads once)."""
+    if "tools" not in _TOOLS:
+        seed = int(os.environ.get("GRADER_TESTING_SEED", SEED))
+        if MODE == "judge":
+            from grader.judge.trusted import judge_tools
+            _TOOLS["tools"] = judge_tools(seed)
+        else:
+            _TOOLS["tools"] = local_tools(submission, seed)
+    return _TOOLS["tools"]
 
 
 def claims_of(submission):
@@ -74,7 +82,7 @@ def test_claim_matches_the_submitted_generator(submission, tools, model):
 @pytest.mark.points(5)
 @pytest.mark.parametrize("model", MODELS)
 def test_generator_beats_an_untrained_one(submission, tools, model):
-    """The submitted generator is clearly better than an untrained one (FID against real images)"""
+    """The submitted generator is clearly better than an untrained one (IS gap / FID)"""
     claim = claims_of(submission)[0].get(model)
     if claim is None or claim_problem(claim):      # the claim's own item says what is wrong with it
         family = model.split("-")[0]

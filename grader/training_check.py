@@ -13,10 +13,12 @@ What is checked, per model (four DCGAN types and CycleGAN), one point each:
         rejected: at the ~50 samples a CPU budget allows, its trace terms dominate and penalise a
         trained generator's variety (measured with the kit's fixture: FID 4304 trained vs 4377
         untrained, although the trained samples are colourful shapes and the untrained ones grey);
-      - CycleGAN by FID against the target domain, both directions: FID(trained) <= 0.8 x
-        FID(untrained), FID_SAMPLES translations each against the same real images. An untrained
-        CycleGAN keeps the input's layout and can score a high IS, but its colours are far from
-        the target domain (measured: 3800 trained vs 62900 untrained).
+      - CycleGAN, trained as a pair, by FID against the target domains summed over both
+        directions: sum(trained) <= 0.8 x sum(untrained), FID_SAMPLES translations each against
+        the same real images. An untrained CycleGAN keeps the input's layout and can score a high
+        IS, but its colours are far from the target domain (measured on the fixture, A2B: 3100-3800
+        trained vs 62600-66900 untrained over 5 grading seeds). Per direction it is not robust:
+        B2A's untrained FID ranged 36-1354 with the init, against 95-126 trained.
 
 The statistics of the claim check. The Inception Score of a split of m images depends on m (the
 marginal p(y) of fewer images has less entropy), so the judge scores a split of exactly the
@@ -436,11 +438,13 @@ def check_beats_untrained(tools: Tools, claim: Claim, submission: Path) -> Verdi
                "file": file_digest(submission / CHECKPOINTS[claim.model][d]), "n": FID_SAMPLES,
                "context": tools.context}
         results.append(_cached(tools, key, lambda d=d: fid_pair(tools, claim, submission, d)))
-    bad = [f"{name}: FID {r['trained']:.2f} vs untrained {r['untrained']:.2f}"
-           for name, r in zip(("G_A2B", "G_B2A"), results) if not r["trained"] <= BEAT_RATIO * r["untrained"]]
-    return Verdict(not bad, f"{claim.model}: the submitted generators do not beat untrained ones of the same "
-                            f"architecture (FID against the target domain must be <= {BEAT_RATIO:g} x the untrained "
-                            f"generator's, {results[0]['n']} translations each): {'; '.join(bad)}",
+    trained, untrained = sum(r["trained"] for r in results), sum(r["untrained"] for r in results)
+    each = "; ".join(f"{name}: FID {r['trained']:.2f} vs untrained {r['untrained']:.2f}"
+                     for name, r in zip(("G_A2B", "G_B2A"), results))
+    return Verdict(trained <= BEAT_RATIO * untrained,
+                   f"{claim.model}: the submitted generators do not beat untrained ones of the same architecture "
+                   f"(their FIDs against the target domains, summed over both directions, must be <= "
+                   f"{BEAT_RATIO:g} x an untrained pair's; {results[0]['n']} translations each): {each}",
                    {"fid": results})
 
 
