@@ -49,8 +49,19 @@ def solution_lines(source: str) -> set[str]:
     return {l for l in inside - outside if len(l) > 12 and not l.startswith("#")}
 
 
-def check_no_leak(out: Path, secrets: dict[str, set[str]]) -> None:
-    """No marker anywhere; no solution line of a kit file in its student version."""
+def judge_lines() -> set[str]:
+    """Code lines of grader/judge/ (the trusted Table 1/2 generators and metrics): in no handout file."""
+    found = set()
+    for path in (KIT / "grader" / JUDGE_DIR).glob("*.py"):
+        found |= {l.strip() for l in path.read_text().splitlines()      # lines that build networks or metrics
+                  if len(l.strip()) > 30 and not l.strip().startswith(("#", '"', "from ", "import "))
+                  and any(word in l for word in ("nn.", "np.", "torch.", "xlogy", "eigh"))}
+    return found
+
+
+def check_no_leak(out: Path, secrets: dict[str, set[str]], everywhere: set[str] = frozenset()) -> None:
+    """No marker anywhere; no solution line of a kit file in its student version; no line of
+    `everywhere` (the judge's code) in any file."""
     for path in out.rglob("*"):
         if not path.is_file() or path.suffix not in {".py", ".md", ".txt", ".ini", ".sh", ".yml", ""}:
             continue
@@ -60,6 +71,9 @@ def check_no_leak(out: Path, secrets: dict[str, set[str]]) -> None:
         leaked = sorted({l.strip() for l in text.splitlines()} & secrets.get(path.name, set()))
         if leaked and path.parent == out:
             raise LeakError(f"{path}: solution code leaked: {leaked[0]!r}")
+        judged = sorted({l.strip() for l in text.splitlines()} & everywhere)
+        if judged:
+            raise LeakError(f"{path}: the judge's code leaked: {judged[0]!r}")
 
 
 STUDENT_MAKEFILE = """\
@@ -102,8 +116,14 @@ def assign(out: Path) -> Path:
         shutil.copy2(KIT / name, out / name)
     (out / "Makefile").write_text(STUDENT_MAKEFILE)
     shutil.copy2(KIT / "grader" / "HANDOUT.md", out / "README.md")
-    check_no_leak(out, secrets)
+    check_no_leak(out, secrets, judge_secrets(out))
     return out
+
+
+def judge_secrets(handout: Path) -> set[str]:
+    """The judge's code lines, less those the skeleton hands out anyway (e.g. a `forward` signature)."""
+    given = {l.strip() for name in HANDOUT_CODE for l in (handout / name).read_text().splitlines()}
+    return judge_lines() - given
 
 
 def sandbox(dest: Path, files: dict[str, Path], artifacts: Path | None = None) -> Path:

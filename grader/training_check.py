@@ -470,9 +470,9 @@ def local_tools(submission: Path, seed: int) -> Tools:
     def distance(a: np.ndarray, b: np.ndarray) -> float:
         return float(fid.frechet_distance(*fid.feature_statistics(a), *fid.feature_statistics(b)))
 
-    def split_score(probs: np.ndarray) -> float:
+    def students_split_score(probs: np.ndarray) -> float:
         return float(inception_score.inception_score_from_probs(probs, 1)[0])
 
     data = Path(os.environ.get("GAN_KIT_DATA", submission / "data"))
-    return Tools(make_generator, load_inception, split_score, distance, data, seed,
+    return Tools(make_generator, load_inception, students_split_score, distance, data, seed,
                  context=f"local|{data}|{os.environ.get('GAN_KIT_INCEPTION_WEIGHTS', '')}")

@@ -98,3 +98,17 @@ def test_every_grader_module_has_exactly_one_role():
     files = {p.name for p in (REPO / "grader").glob("*.py") if not p.name.startswith("test_")}
     assert sum(len(g) for g in groups) == len(set().union(*groups)), "a module has two roles"
     assert set().union(*groups) == files, f"modules without a role: {files - set().union(*groups)}"
+
+
+def test_the_judges_generators_never_reach_the_handout(handout, tmp_path):
+    from grader.build import LeakError, check_no_leak, judge_secrets
+    secret = judge_secrets(handout)
+    assert any("nn.ConvTranspose2d" in line for line in secret)          # the trusted Table 1 is a secret
+    for path in handout.rglob("*"):
+        if path.is_file() and path.suffix in {".py", ".md", ".txt"}:
+            assert not ({l.strip() for l in path.read_text(errors="replace").splitlines()} & secret), path
+    leaked = tmp_path / "leaked"
+    leaked.mkdir()
+    (leaked / "notes.py").write_text(sorted(secret)[0] + "\n")
+    with pytest.raises(LeakError, match="judge's code leaked"):
+        check_no_leak(leaked, {}, secret)
