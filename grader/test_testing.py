@@ -86,6 +86,8 @@ def test_generator_beats_an_untrained_one(submission, tools, model):
     claim = claims_of(submission)[0].get(model)
     if claim is None or claim_problem(claim):      # the claim's own item says what is wrong with it
         family = model.split("-")[0]
+        assert family == "dcgan", (f"{model}: without a valid line in inception_score.txt the grader cannot tell "
+                                   f"which test split and image size to translate: run --train false")
         claim = Claim(model, 1.0, 0.0, DEFAULT_N[family], dataset=DEFAULT_DATASET[family])
     try:
         verdict = run(check_beats_untrained, tools, claim, submission)

@@ -474,5 +474,13 @@ def local_tools(submission: Path, seed: int) -> Tools:
         return float(inception_score.inception_score_from_probs(probs, 1)[0])
 
     data = Path(os.environ.get("GAN_KIT_DATA", submission / "data"))
+    cache = os.environ.get("GRADER_CACHE")
     return Tools(make_generator, load_inception, students_split_score, distance, data, seed,
-                 context=f"local|{data}|{os.environ.get('GAN_KIT_INCEPTION_WEIGHTS', '')}")
+                 Path(cache) if cache else None,
+                 context=f"local|{data}|{os.environ.get('GAN_KIT_INCEPTION_WEIGHTS', '')}|{code_digest(submission)}")
+
+
+def code_digest(submission: Path) -> str:
+    """The student's code the self-check runs (their results depend on it, unlike the judge's)."""
+    names = ("dcgan.py", "cyclegan.py", "inception_score.py", "fid.py", "inception.py", "util.py")
+    return hashlib.sha256(b"".join(file_digest(submission / name).encode() for name in names)).hexdigest()

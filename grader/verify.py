@@ -205,7 +205,7 @@ def reference_under_seeds(tmp: Path, artifacts: Path, workers: int, seeds: int) 
     import secrets
     drawn = [secrets.randbits(48) for _ in range(seeds)]
     folders = [sandbox(tmp / f"reference-seed{i}", reference_files(), artifacts) for i in range(seeds)]
-    results = run_many([(f, None) for f in folders], workers,
+    results = run_many([(f, None) for f in folders], workers,       # Testing: bench_testing.py draws its seeds
                        envs=[{"GRADER_SEED": str(s), "GRADER_TESTING_SEED": "0"} for s in drawn])
     low = [f"seed {s}: {r['score']:g} ({[t['name'] for t in r['tests'] if t['score'] < t['max_score']][:2]})"
            for s, r in zip(drawn, results) if abs(r["score"] - TOTAL) > 1e-6]
