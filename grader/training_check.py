@@ -66,7 +66,6 @@ JUDGED_IMAGES = 60          # j = max(1, JUDGED_IMAGES // m) splits are scored (
 FID_SAMPLES = int(os.environ.get("GRADER_FID_SAMPLES", "32"))
 BEAT_RATIO = 0.8           # CycleGAN: FID(trained) <= BEAT_RATIO x FID(untrained)
 IS_GAP = 0.02              # DCGAN: log IS(trained) >= 2 log IS(untrained) + IS_GAP
-DEFAULT_N = {"dcgan": 1000, "cyclegan": 300}    # the checks' sample sizes when a claim line is missing
 BOOTSTRAP = 200
 
 NUMBER = r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
