@@ -242,7 +242,6 @@ class Tools:
     cache: Path | None = None
     context: str = ""                 # what else the results depend on (data root, weights): cache keys
     _net: object = field(default=None, repr=False)
-    _real: dict = field(default_factory=dict, repr=False)
 
     def net(self):
         if self._net is None:

@@ -19,9 +19,9 @@ LOGIT_STD = 4.0
 TRAIN_STEPS = {"dcgan": 120, "cyclegan": 30}
 
 
-def random_inception_weights(path: Path, images=None) -> Path:
+def random_inception_weights(path: Path, images=None, logit_std: float = LOGIT_STD) -> Path:
     """Seeded random FID-Inception weights, BatchNorm statistics calibrated on `images` (uint8
-    [B,3,H,W]; random pixels if None) and fc scaled so the softmax is not saturated. For the kit's
+    [B,3,H,W]; random pixels if None) and fc scaled to logits of std `logit_std`. For the kit's
     own checks only (no download, seconds): the Testing logic does not depend on which fixed
     network scores the samples."""
     import torch
@@ -40,7 +40,7 @@ def random_inception_weights(path: Path, images=None) -> Path:
         net(images)
         net.eval()
         logits = net(images)[1]
-        net.fc.weight.mul_(LOGIT_STD / logits.std())     # peaked enough for the IS to tell generators apart
+        net.fc.weight.mul_(logit_std / logits.std())     # LOGIT_STD: peaked enough for the IS to tell generators apart
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), path)
     return path

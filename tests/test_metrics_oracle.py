@@ -47,22 +47,9 @@ def test_inception_score_matches_torch_fidelity(n, splits):
 
 @pytest.fixture(scope="module")
 def random_weights(tmp_path_factory):
-    """Seeded random FID-Inception weights, calibrated so activations are well scaled."""
-    torch.manual_seed(0)
-    net = inception.FIDInception()
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None           # cumulative average over the calibration batch
-    net.train()
-    with torch.no_grad():
-        net(torch.randint(0, 256, (12, 3, 32, 32), dtype=torch.uint8))
-        net.eval()
-        logits = net(torch.randint(0, 256, (12, 3, 32, 32), dtype=torch.uint8))[1]
-        net.fc.weight.mul_(1.0 / logits.std())     # logits of std ~1: softmax far from saturation
-    path = tmp_path_factory.mktemp("weights") / "random-inception.pth"
-    torch.save(net.state_dict(), path)
-    return path
+    """Seeded random FID-Inception weights, calibrated so activations are well scaled (logits of std 1)."""
+    from grader.verify import random_inception_weights
+    return random_inception_weights(tmp_path_factory.mktemp("weights") / "random-inception.pth", logit_std=1.0)
 
 
 @pytest.fixture(scope="module")
