@@ -241,6 +241,7 @@ class Tools:
     seed: int
     cache: Path | None = None
     context: str = ""                 # what else the results depend on (data root, weights): cache keys
+    memo: dict = field(default_factory=dict, repr=False)   # features kept for this run
     _net: object = field(default=None, repr=False)
 
     def net(self):
@@ -313,20 +314,51 @@ class Verdict:
     figures: dict
 
 
-def _cached(tools: Tools, key: dict, compute):
-    """Results of the trusted computation, cached on disk by the bytes they depend on (tests and a
-    batch re-grade the same files: the cache only saves time, the key holds everything used)."""
+def _cache_file(tools: Tools, key: dict, suffix: str) -> Path | None:
     if tools.cache is None:
-        return compute()
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-    path = tools.cache / f"{digest}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    value = compute()
-    tools.cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(value))
+        return None
+    return tools.cache / f"{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()}{suffix}"
+
+
+def _store(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        write(f)
     os.replace(tmp, path)
+
+
+def _cached(tools: Tools, key: dict, compute) -> dict:
+    """Results of the trusted computation, cached on disk by everything they depend on (tests and a
+    batch re-grade the same files: the cache only saves time, the key holds everything used)."""
+    memo_key = json.dumps(key, sort_keys=True)
+    if memo_key in tools.memo:
+        return tools.memo[memo_key]
+    path = _cache_file(tools, key, ".json")
+    if path is not None and path.is_file():
+        value = json.loads(path.read_text())
+    else:
+        value = compute()
+        if path is not None:
+            _store(path, lambda f: f.write(json.dumps(value).encode()))
+    tools.memo[memo_key] = value
+    return value
+
+
+def _cached_array(tools: Tools, key: dict, compute) -> np.ndarray:
+    """Features that do not depend on the submission (untrained generators, real images): computed
+    once per grading seed and shared by every submission of a batch."""
+    memo_key = json.dumps(key, sort_keys=True)
+    if memo_key in tools.memo:
+        return tools.memo[memo_key]
+    path = _cache_file(tools, key, ".npy")
+    if path is not None and path.is_file():
+        value = np.load(path, allow_pickle=False)
+    else:
+        value = compute()
+        if path is not None:
+            _store(path, lambda f: np.save(f, value, allow_pickle=False))
+    tools.memo[memo_key] = value
     return value
 
 
@@ -334,20 +366,27 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
 
 
-def _samples(tools: Tools, net, claim: Claim, n: int, key: int, source: torch.Tensor | None) -> torch.Tensor:
-    """n uint8 samples of a generator: DCGAN from z ~ N(0, I) (grading seed), CycleGAN the
-    translations of `source` (float [-1, 1] images)."""
+def _seeded(tools: Tools, key: int) -> int:
+    return int(np.random.default_rng([tools.seed, key]).integers(2**62))
+
+
+def untrained(tools: Tools, family: str, key: int) -> torch.nn.Module:
+    """A freshly initialised generator of the table (its init drawn from the grading seed)."""
+    torch.manual_seed(_seeded(tools, key))
+    return tools.make_generator(family).eval().requires_grad_(False)
+
+
+def dcgan_samples(tools: Tools, net, n: int) -> torch.Tensor:
+    """n uint8 samples from z ~ N(0, I) drawn with the grading seed (the same z for every generator)."""
+    z = torch.randn(n, LATENT_DIM, generator=torch.Generator().manual_seed(_seeded(tools, 2)))
     with torch.no_grad():
-        if claim.family == "dcgan":
-            g = torch.Generator().manual_seed(int(np.random.default_rng([tools.seed, key]).integers(2**62)))
-            z = torch.randn(n, LATENT_DIM, generator=g)
-            return torch.cat([to_uint8(net(z[i:i + 100])) for i in range(0, n, 100)])
+        return torch.cat([to_uint8(net(z[i:i + 100])) for i in range(0, n, 100)])
+
+
+def translations(net, source: torch.Tensor) -> torch.Tensor:
+    """uint8 translations of float [-1, 1] images, 4 at a time."""
+    with torch.no_grad():
         return torch.cat([to_uint8(net(source[i:i + 4])) for i in range(0, len(source), 4)])
-
-
-def _cyclegan_sources(tools: Tools, claim: Claim, split: str, n: int, key: int) -> torch.Tensor:
-    images = real_images(tools, claim.dataset, split, n, claim.size, key)
-    return images.float() / 127.5 - 1
 
 
 def judged_splits(claim: Claim) -> int:
@@ -361,41 +400,93 @@ def tolerance(claim: Claim, bootstrap_std: float, j: int) -> tuple[float, float]
     return Q * sigma * math.sqrt(1 / claim.splits + 1 / j) + REL_FLOOR * claim.score + ABS_FLOOR, sigma
 
 
-def split_scores(tools: Tools, claim: Claim, submission: Path) -> dict:
-    """Split scores (the claim's split size, j splits) of the submitted generator and, for DCGAN,
-    of an untrained one on the same fresh inputs; the bootstrap std of the submitted first split."""
+def splits_of(tools: Tools, claim: Claim, probs: np.ndarray, bootstrap: bool) -> dict:
+    """The scores of j splits of the claim's size; with `bootstrap`, the bootstrap std of the first."""
     m, j = claim.split_size, judged_splits(claim)
-    make = tools.make_generator
-    trained = load_into(make(claim.family), submission / CHECKPOINTS[claim.model][0])
-    torch.manual_seed(int(np.random.default_rng([tools.seed, 4]).integers(2**62)))
-    untrained = make(claim.family).eval().requires_grad_(False)
-    source = _cyclegan_sources(tools, claim, "testA", m * j, 1) if claim.family == "cyclegan" else None
-    result = {}
-    for name, net in (("trained", trained), ("untrained", untrained)):
-        if name == "untrained" and claim.family != "dcgan":
-            continue                                 # CycleGAN is compared by FID (fid_pair)
-        _, probs = features(tools, _samples(tools, net, claim, m * j, 2, source))
-        if len(probs) < m * j:
-            raise CannotCheck(f"only {len(probs)} test images for splits of {m}")
-        result[name] = [tools.split_score(probs[i * m:(i + 1) * m]) for i in range(j)]
-        if name == "trained":
-            rng = np.random.default_rng([tools.seed, 3])
-            boot = [tools.split_score(probs[:m][rng.integers(0, m, m)]) for _ in range(BOOTSTRAP)]
-            result["bootstrap_std"] = float(np.std(boot, ddof=1))
+    if len(probs) < m * j:
+        raise CannotCheck(f"only {len(probs)} test images for {j} split(s) of {m}")
+    result = {"scores": [tools.split_score(probs[i * m:(i + 1) * m]) for i in range(j)]}
+    if bootstrap:
+        rng = np.random.default_rng([tools.seed, 3])
+        boot = [tools.split_score(probs[:m][rng.integers(0, m, m)]) for _ in range(BOOTSTRAP)]
+        result["bootstrap_std"] = float(np.std(boot, ddof=1))
     return result
 
 
-def scored(tools: Tools, claim: Claim, submission: Path) -> dict:
-    key = {"what": "splits", "family": claim.family, "n": claim.n, "splits": claim.splits,
-           "dataset": claim.dataset, "size": claim.size, "seed": tools.seed, "judged": JUDGED_IMAGES,
-           "files": [file_digest(submission / c) for c in CHECKPOINTS[claim.model]], "context": tools.context}
-    return _cached(tools, key, lambda: split_scores(tools, claim, submission))
+# DCGAN: the submitted and an untrained generator on the same fresh z
+def dcgan_claim_key(tools: Tools, claim: Claim) -> dict:
+    return {"family": "dcgan", "m": claim.split_size, "j": judged_splits(claim), "seed": tools.seed,
+            "context": tools.context}
+
+
+def dcgan_trained(tools: Tools, claim: Claim, submission: Path) -> dict:
+    path = submission / CHECKPOINTS[claim.model][0]
+    key = {**dcgan_claim_key(tools, claim), "what": "trained", "file": file_digest(path)}
+
+    def compute():
+        net = load_into(tools.make_generator("dcgan"), path)
+        probs = features(tools, dcgan_samples(tools, net, claim.split_size * judged_splits(claim)))[1]
+        return splits_of(tools, claim, probs, bootstrap=True)
+    return _cached(tools, key, compute)
+
+
+def dcgan_untrained(tools: Tools, claim: Claim) -> list[float]:
+    """The same for every submission and type of a batch (its z and init come from the grading seed)."""
+    key = {**dcgan_claim_key(tools, claim), "what": "untrained probs"}
+    n = claim.split_size * judged_splits(claim)
+    probs = _cached_array(tools, key, lambda: features(tools, dcgan_samples(tools, untrained(tools, "dcgan", 4), n))[1])
+    return splits_of(tools, claim, probs, bootstrap=False)["scores"]
+
+
+# CycleGAN: translations of real test images; one sample per direction serves both checks
+def sources(tools: Tools, claim: Claim, direction: int) -> torch.Tensor:
+    """The test images the judge translates: FID_SAMPLES of the source domain (testA for A2B), and
+    for A2B at least the claim's judged splits (the claim is the IS of A2B translations)."""
+    n = max(FID_SAMPLES, claim.split_size * judged_splits(claim)) if direction == 0 else FID_SAMPLES
+    images = real_images(tools, claim.dataset, ("testA", "testB")[direction], n, claim.size, 30 + direction)
+    return images.float() / 127.5 - 1
+
+
+def cyclegan_key(tools: Tools, claim: Claim, direction: int) -> dict:
+    return {"family": "cyclegan", "dataset": claim.dataset, "size": claim.size, "direction": direction,
+            "n": FID_SAMPLES, "m": claim.split_size, "j": judged_splits(claim), "seed": tools.seed,
+            "context": tools.context}
+
+
+def translated_features(tools: Tools, claim: Claim, submission: Path, direction: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pool3, p(y|x)) of the submitted generator's translations, kept for this run."""
+    path = submission / CHECKPOINTS[claim.model][direction]
+    key = json.dumps({**cyclegan_key(tools, claim, direction), "what": "trained", "file": file_digest(path)})
+    if key not in tools.memo:
+        net = load_into(tools.make_generator("cyclegan"), path)
+        tools.memo[key] = features(tools, translations(net, sources(tools, claim, direction)))
+    return tools.memo[key]
+
+
+def cyclegan_trained(tools: Tools, claim: Claim, submission: Path) -> dict:
+    key = {**cyclegan_key(tools, claim, 0), "what": "trained splits",
+           "file": file_digest(submission / CHECKPOINTS[claim.model][0])}
+    return _cached(tools, key, lambda: splits_of(tools, claim, translated_features(tools, claim, submission, 0)[1],
+                                                 bootstrap=True))
+
+
+def fid_pair(tools: Tools, claim: Claim, submission: Path, direction: int) -> dict:
+    """FID of the submitted and of an untrained CycleGAN generator against the same target images."""
+    base = cyclegan_key(tools, claim, direction)
+    target = ("testB", "testA")[direction]
+    real = _cached_array(tools, {**base, "what": "real pool"}, lambda: features(
+        tools, real_images(tools, claim.dataset, target, FID_SAMPLES, claim.size, 20 + direction))[0])
+    fresh = _cached_array(tools, {**base, "what": "untrained pool"}, lambda: features(
+        tools, translations(untrained(tools, "cyclegan", 10 + direction), sources(tools, claim, direction)))[0])
+    mine = translated_features(tools, claim, submission, direction)[0]
+    return {"trained": tools.fid(mine[:FID_SAMPLES], real), "untrained": tools.fid(fresh[:FID_SAMPLES], real),
+            "n": min(FID_SAMPLES, len(mine)), "real": len(real)}
 
 
 def check_claim(tools: Tools, claim: Claim, submission: Path) -> Verdict:
-    result = scored(tools, claim, submission)
-    j = len(result["trained"])
-    recomputed = float(np.mean(result["trained"]))
+    result = (dcgan_trained if claim.family == "dcgan" else cyclegan_trained)(tools, claim, submission)
+    j = len(result["scores"])
+    recomputed = float(np.mean(result["scores"]))
     tol, sigma = tolerance(claim, result["bootstrap_std"], j)
     figures = {"claimed": claim.score, "recomputed": recomputed, "tolerance": tol, "sigma": sigma,
                "split_size": claim.split_size, "splits_judged": j}
@@ -406,40 +497,25 @@ def check_claim(tools: Tools, claim: Claim, submission: Path) -> Verdict:
                        f"({Q:g} sigma, sigma {sigma:.4f} from the claimed std {claim.std:.4f} and the samples)", figures)
 
 
-def fid_pair(tools: Tools, claim: Claim, submission: Path, direction: int) -> dict:
-    """FID of a submitted and of an untrained CycleGAN generator against the same target images."""
-    trained = load_into(tools.make_generator("cyclegan"), submission / CHECKPOINTS[claim.model][direction])
-    torch.manual_seed(int(np.random.default_rng([tools.seed, 10 + direction]).integers(2**62)))
-    untrained = tools.make_generator("cyclegan").eval().requires_grad_(False)
-    src, tgt = ("testA", "testB") if direction == 0 else ("testB", "testA")
-    real = real_images(tools, claim.dataset, tgt, FID_SAMPLES, claim.size, 20 + direction)
-    source = _cyclegan_sources(tools, claim, src, FID_SAMPLES, 30 + direction)
-    real_features = features(tools, real)[0]
-    fids = {name: tools.fid(features(tools, _samples(tools, net, claim, len(source), 40, source))[0], real_features)
-            for name, net in (("trained", trained), ("untrained", untrained))}
-    return {**fids, "n": len(source), "real": len(real)}
-
-
 def check_beats_untrained(tools: Tools, claim: Claim, submission: Path) -> Verdict:
     if claim.family == "dcgan":
-        result = scored(tools, claim, submission)
-        trained, untrained = float(np.mean(result["trained"])), float(np.mean(result["untrained"]))
-        ok = math.log(trained) >= 2 * math.log(untrained) + IS_GAP
+        trained = float(np.mean(dcgan_trained(tools, claim, submission)["scores"]))
+        fresh = float(np.mean(dcgan_untrained(tools, claim)))
+        ok = math.log(trained) >= 2 * math.log(fresh) + IS_GAP
         return Verdict(ok, f"{claim.model}: the submitted generator does not beat an untrained one of the same "
-                           f"architecture: IS {trained:.4f} vs untrained {untrained:.4f} on the same "
-                           f"{len(result['trained']) * claim.split_size} latent vectors (needed: log IS >= "
-                           f"2 log IS(untrained) + {IS_GAP:g}, i.e. IS >= {untrained ** 2 * math.exp(IS_GAP):.4f})",
-                       {"is": [trained, untrained]})
+                           f"architecture: IS {trained:.4f} vs untrained {fresh:.4f} on the same "
+                           f"{judged_splits(claim) * claim.split_size} latent vectors (needed: log IS >= "
+                           f"2 log IS(untrained) + {IS_GAP:g}, i.e. IS >= {fresh ** 2 * math.exp(IS_GAP):.4f})",
+                       {"is": [trained, fresh]})
     results = []
     for d in range(len(CHECKPOINTS[claim.model])):
-        key = {"what": "fid", "model": claim.model, "dataset": claim.dataset, "size": claim.size, "seed": tools.seed,
-               "file": file_digest(submission / CHECKPOINTS[claim.model][d]), "n": FID_SAMPLES,
-               "context": tools.context}
+        key = {**cyclegan_key(tools, claim, d), "what": "fid",
+               "file": file_digest(submission / CHECKPOINTS[claim.model][d])}
         results.append(_cached(tools, key, lambda d=d: fid_pair(tools, claim, submission, d)))
-    trained, untrained = sum(r["trained"] for r in results), sum(r["untrained"] for r in results)
+    trained, fresh = sum(r["trained"] for r in results), sum(r["untrained"] for r in results)
     each = "; ".join(f"{name}: FID {r['trained']:.2f} vs untrained {r['untrained']:.2f}"
                      for name, r in zip(("G_A2B", "G_B2A"), results))
-    return Verdict(trained <= BEAT_RATIO * untrained,
+    return Verdict(trained <= BEAT_RATIO * fresh,
                    f"{claim.model}: the submitted generators do not beat untrained ones of the same architecture "
                    f"(their FIDs against the target domains, summed over both directions, must be <= "
                    f"{BEAT_RATIO:g} x an untrained pair's; {results[0]['n']} translations each): {each}",

@@ -225,7 +225,8 @@ def test_the_students_own_run_agrees_with_the_judge_on_the_reference(results, to
     claim = claims(results)["dcgan-gan"]
     a, b = check_claim(tools, claim, results), check_claim(local, claim, results)
     assert a.ok and b.ok
-    assert a.figures["recomputed"] == pytest.approx(b.figures["recomputed"], rel=1e-9)
+    # the judge runs Inception channels_last (float sums in another order): ~1e-7 apart, not bit-equal
+    assert a.figures["recomputed"] == pytest.approx(b.figures["recomputed"], rel=1e-5)
 
 
 # ----------------------------------------------------------------------------- the statistics

@@ -120,9 +120,12 @@ def kit_inception() -> nn.Module:
         else:
             sys.modules["util"] = saved
     try:
-        return inception.load_fid_inception(None, "cpu")
+        net = inception.load_fid_inception(None, "cpu")
     except inception.KitError as exc:
         raise CannotCheck(str(exc)) from None
+    # channels_last: ~1.5x faster on CPU; it reorders float sums only (~1e-6 on a score), far inside
+    # the claim tolerance's 0.5% + 0.005 floor for another device's arithmetic
+    return net.to(memory_format=torch.channels_last)
 
 
 def judge_tools(seed: int) -> Tools:
