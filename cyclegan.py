@@ -20,8 +20,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from util import (ImagePool, KitError, cli_main, conv, deconv, get_device, load_checkpoint, load_training_state,
-                  save_checkpoint, save_image_grid, save_images, save_training_state, set_seed, str2bool)
+from util import (ImagePool, KitError, cli_main, conv, deconv, default_workers, get_device, load_checkpoint,
+                  load_training_state, run_settings, save_checkpoint, save_image_grid, save_images,
+                  save_run_settings, save_training_state, set_seed, str2bool)
 
 LAMBDA_CYCLE = 10.0
 LAMBDA_IDENTITY = 5.0
@@ -114,7 +115,7 @@ class CycleGAN_Solver:
                  device: torch.device | str | None = None, dataset: str = "summer2winter",
                  image_size: int = 256, results_dir: str | Path = "results", seed: int = 0, pool_size: int = 50):
         self.lr, self.batch_size, self.num_workers = lr, batch_size, num_workers
-        self.device = device if isinstance(device, torch.device) else get_device(device)
+        self.device = get_device(device)
         self.dataset, self.image_size, self.seed = dataset, image_size, seed
         if image_size % 4:
             raise KitError(f"--image_size must be divisible by 4, got {image_size}")
@@ -205,11 +206,14 @@ class CycleGAN_Solver:
         parts = {**self.networks(), "optim_G": self.optim_G, "optim_D": self.optim_D,
                  "sched_G": sched_G, "sched_D": sched_D}
         start = load_training_state(ckpt_dir / "last.pth", parts, self.device) if resume else 0
-        show_A, show_B = (t[:4].to(self.device) for t in next(iter(test_loader)))
+        save_run_settings(ckpt_dir, dataset=self.dataset, image_size=self.image_size)
+        shown = list(itertools.islice(test_loader, 4))      # 4 test pairs (the test loader may hold 1 a batch)
+        show_A, show_B = (torch.cat([pair[i] for pair in shown])[:4].to(self.device) for i in (0, 1))
         history = []
         for epoch in range(start, epochs):
             sums, steps = {}, 0
-            bar = tqdm(loader, desc=f"cyclegan epoch {epoch + 1}/{epochs}", leave=False)
+            bar = tqdm(loader, desc=f"cyclegan epoch {epoch + 1}/{epochs}", leave=False,
+                       total=len(loader) if max_steps is None else min(len(loader), max_steps))
             for real_A, real_B in bar:
                 out = self.train_step(real_A.to(self.device), real_B.to(self.device))
                 steps += 1
@@ -238,7 +242,7 @@ class CycleGAN_Solver:
         dataset = FolderDataset(folder, cyclegan_transforms(self.image_size)[1])
         out.mkdir(parents=True, exist_ok=True)
         net.eval()
-        for i, path in enumerate(dataset.files):
+        for i, path in enumerate(tqdm(dataset.files, desc=f"translating {folder.name}", leave=False)):
             fake = net(dataset[i].unsqueeze(0).to(self.device))
             save_images(fake, out, names=[path.stem])
         return len(dataset)
@@ -268,6 +272,9 @@ class CycleGAN_Solver:
         load_checkpoint(self.netG_A2B, ckpt_dir / "G_A2B_final.pth", self.device)
         load_checkpoint(self.netG_B2A, ckpt_dir / "G_B2A_final.pth", self.device)
         root = DATA_ROOT / CYCLEGAN_DATASETS[self.dataset]
+        if metrics != "none":
+            import inception
+            weights = str(inception.resolve_weights(weights))   # missing weights: said before the work
         eval_dir = self.out_dir / "evaluation"
         scores: dict = {"dataset": self.dataset, "image_size": self.image_size}
         for direction, net, src, tgt in (("A2B", self.netG_A2B, "testA", "testB"),
@@ -316,11 +323,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--batch_size", type=int, default=1)
     parser.add_argument("--lr", type=float, default=0.0002)
-    parser.add_argument("--dataset", default="summer2winter", choices=("summer2winter", "seasons"))
-    parser.add_argument("--image_size", type=int, default=256, help="training crop / test size (64 or 128 on CPU)")
+    parser.add_argument("--dataset", default=None, choices=("summer2winter", "seasons"),
+                        help="default summer2winter; --train false: what training used (checkpoints/run.json)")
+    parser.add_argument("--image_size", type=int, default=None,
+                        help="training crop / test size, default 256 (on a CPU try 64); --train false: what training used")
     parser.add_argument("--device", default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num_workers", type=int, default=2)
+    parser.add_argument("--num_workers", type=int, default=None, help="loader workers (default: 2 on a GPU, 0 on CPU)")
     parser.add_argument("--pool_size", type=int, default=50, help="image history size (0: latest fakes)")
     parser.add_argument("--resume", type=str2bool, default=False)
     parser.add_argument("--max_steps", type=int, default=None, help="cap on steps per epoch (quick runs)")
@@ -330,8 +339,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="none: translate and score against ground truth only (no Inception weights)")
     parser.add_argument("--weights", default=None, help="FID Inception weights file")
     args = parser.parse_args(argv)
-    solver = CycleGAN_Solver(args.lr, args.batch_size, args.num_workers, args.device, dataset=args.dataset,
-                             image_size=args.image_size, results_dir=args.results, seed=args.seed,
+    device = get_device(args.device)
+    settings = {"dataset": "summer2winter", "image_size": 256}
+    if not args.train:       # evaluate what was trained: its dataset and size, unless named here
+        settings.update(run_settings(Path(args.results) / "cyclegan" / "checkpoints"))
+    settings.update({k: v for k, v in (("dataset", args.dataset), ("image_size", args.image_size)) if v is not None})
+    if not args.train:
+        print(f"evaluating --dataset {settings['dataset']} --image_size {settings['image_size']}")
+    workers = default_workers(device) if args.num_workers is None else args.num_workers
+    solver = CycleGAN_Solver(args.lr, args.batch_size, workers, device, dataset=settings["dataset"],
+                             image_size=int(settings["image_size"]), results_dir=args.results, seed=args.seed,
                              pool_size=args.pool_size)
     if args.train:
         solver.train(args.epochs, resume=args.resume, max_steps=args.max_steps, save_every=args.save_every)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -112,10 +113,13 @@ def create_dataset(dataset: str = "cifar10", train: bool = True, image_size: int
     """One split of a named dataset (see the module docstring for the names)."""
     if dataset == "cifar10":
         from torchvision.datasets import CIFAR10
+        folder = DATA_ROOT / "cifar10"
+        existed = folder.exists()
         try:
-            return CIFAR10(str(DATA_ROOT / "cifar10"), train=train, download=True,
-                           transform=T.Compose(to_minus1_1()))
+            return CIFAR10(str(folder), train=train, download=True, transform=T.Compose(to_minus1_1()))
         except Exception as exc:  # offline: torchvision raises URLError / RuntimeError
+            if not existed:      # a failed download leaves no empty or half-written folder behind
+                shutil.rmtree(folder, ignore_errors=True)
             raise KitError(f"CIFAR-10 is not in {DATA_ROOT / 'cifar10'} and could not be downloaded ({exc}). "
                            f"Train offline instead: --dataset shapes32 (after {HOW_TO_GET['shapes32']})") from exc
     if dataset == "shapes32":

@@ -16,8 +16,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from util import (KitError, cli_main, conv, deconv, get_device, load_checkpoint, load_training_state,
-                  save_checkpoint, save_image_grid, save_images, set_seed, str2bool, save_training_state)
+from util import (KitError, cli_main, conv, deconv, default_workers, get_device, load_checkpoint,
+                  load_training_state, run_settings, save_checkpoint, save_image_grid, save_images,
+                  save_run_settings, save_training_state, set_seed, str2bool)
 
 GAN_TYPES = ("gan", "lsgan", "wgan", "wgan-gp")
 LATENT_DIM = 256
@@ -107,7 +108,7 @@ class DCGAN_Solver:
         if type not in GAN_TYPES:
             raise KitError(f"unknown GAN type {type!r}; choose one of {', '.join(GAN_TYPES)}")
         self.type, self.lr, self.batch_size, self.num_workers = type, lr, batch_size, num_workers
-        self.device = get_device(device) if not isinstance(device, torch.device) else device
+        self.device = get_device(device)
         self.dataset, self.seed = dataset, seed
         self.out_dir = Path(results_dir) / "dcgan" / type
         self.G = DCGAN_Generator().to(self.device)
@@ -194,12 +195,14 @@ class DCGAN_Solver:
         ckpt_dir, img_dir = self.out_dir / "checkpoints", self.out_dir / "images"
         parts = {"G": self.G, "D": self.D, "optim_G": self.optim_G, "optim_D": self.optim_D}
         start = load_training_state(ckpt_dir / "last.pth", parts, self.device) if resume else 0
+        save_run_settings(ckpt_dir, dataset=self.dataset)
         fixed_z = torch.randn(64, LATENT_DIM, generator=torch.Generator().manual_seed(1234)).to(self.device)
         history = []
         for epoch in range(start, epochs):
             self.G.train(); self.D.train()
             sums, steps = [0.0, 0.0], 0
-            bar = tqdm(loader, desc=f"{self.type} epoch {epoch + 1}/{epochs}", leave=False)
+            bar = tqdm(loader, desc=f"{self.type} epoch {epoch + 1}/{epochs}", leave=False,
+                       total=len(loader) if max_steps is None else min(len(loader), max_steps))
             for batch in bar:
                 real = (batch[0] if isinstance(batch, (list, tuple)) else batch).to(self.device)
                 loss_D, loss_G = self.train_step(real)
@@ -223,11 +226,14 @@ class DCGAN_Solver:
              scores_file: str | Path = "inception_score.txt") -> dict:
         """Sample the final generator; Inception Score (and FID vs training images) of the samples."""
         load_checkpoint(self.G, self.out_dir / "checkpoints" / "G_final.pth", self.device)
+        if metrics != "none":
+            import inception
+            weights = str(inception.resolve_weights(weights))   # missing weights: said before the work
         self.G.eval()
         eval_dir = self.out_dir / "evaluation"
         torch.manual_seed(self.seed)
         with torch.no_grad():
-            for start in range(0, num_samples, 100):
+            for start in tqdm(range(0, num_samples, 100), desc=f"writing {num_samples} samples", leave=False):
                 z = torch.randn(min(100, num_samples - start), LATENT_DIM, device=self.device)
                 save_images(self.G(z), eval_dir, start=start)
         print(f"wrote {num_samples} samples to {eval_dir}")
@@ -257,10 +263,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=0.0002)
-    parser.add_argument("--dataset", default="cifar10", choices=("cifar10", "shapes32"))
+    parser.add_argument("--dataset", default=None, choices=("cifar10", "shapes32"),
+                        help="default cifar10; --train false: what training used (checkpoints/run.json)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num_workers", type=int, default=2)
+    parser.add_argument("--num_workers", type=int, default=None, help="loader workers (default: 2 on a GPU, 0 on CPU)")
     parser.add_argument("--num_samples", type=int, default=1000,
                         help="samples for the evaluation: IS over 10 splits (the grader re-checks one split)")
     parser.add_argument("--save_every", type=int, default=10, help="epochs between checkpoints")
@@ -271,8 +278,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="none: only write samples (no Inception weights needed)")
     parser.add_argument("--weights", default=None, help="path to the FID Inception weights file")
     args = parser.parse_args(argv)
-    solver = DCGAN_Solver(args.gan_type, args.lr, args.batch_size, args.num_workers, args.device,
-                          dataset=args.dataset, results_dir=args.results, seed=args.seed)
+    device = get_device(args.device)
+    workers = default_workers(device) if args.num_workers is None else args.num_workers
+    solver = DCGAN_Solver(args.gan_type, args.lr, args.batch_size, workers, device,
+                          dataset=args.dataset or "cifar10", results_dir=args.results, seed=args.seed)
+    if not args.train and args.dataset is None:
+        solver.dataset = run_settings(solver.out_dir / "checkpoints").get("dataset", solver.dataset)
+        print(f"evaluating for --dataset {solver.dataset} (what training recorded; pass --dataset to change)")
     if args.train:
         solver.train(args.epochs, save_every=args.save_every, resume=args.resume, max_steps=args.max_steps)
         print(f"checkpoints: {solver.out_dir / 'checkpoints'}  sample grids: {solver.out_dir / 'images'}")

@@ -1,4 +1,5 @@
 import random
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -84,3 +85,17 @@ def test_missing_offline_set_says_how_to_make_it(tmp_path, monkeypatch):
     monkeypatch.setattr(dataloader, "DATA_ROOT", tmp_path)
     with pytest.raises(KitError, match="make_offline_data.py"):
         dataloader.create_dataloader("shapes32")
+
+
+def test_failed_cifar10_download_leaves_no_empty_folder(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def failing_download(root, **kwargs):
+        Path(root).mkdir(parents=True)
+        (Path(root) / "cifar-10-python.tar.gz").write_bytes(b"half")    # what an interrupted download leaves
+        raise RuntimeError("connection reset")
+    monkeypatch.setattr(dataloader, "DATA_ROOT", tmp_path)
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", failing_download)
+    with pytest.raises(KitError, match="CIFAR-10 is not in .*connection reset.*--dataset shapes32"):
+        dataloader.create_dataset("cifar10")
+    assert not (tmp_path / "cifar10").exists()

@@ -76,6 +76,20 @@ def test_dcgan_evaluation_without_inception_weights_names_the_fix(data_root, tmp
     util.save_checkpoint(solver.G, tmp_path / "dcgan" / "gan" / "checkpoints" / "G_final.pth")
     with pytest.raises(util.KitError, match="weights-inception-2015-12-05-6726825d.pth.*--metrics none"):
         solver.test(num_samples=4)
+    assert not (tmp_path / "dcgan" / "gan" / "evaluation").exists()      # said before any sampling
+
+
+def test_dcgan_cli_progress_follows_max_steps_and_evaluation_finds_the_training_dataset(data_root, tmp_path):
+    trained = run_cli("dcgan.py", "--dataset", "shapes32", "--epochs", "1", "--max_steps", "3", "--batch_size", "8",
+                      "--results", str(tmp_path), data_root=data_root, cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    assert " 0/3 " in trained.stderr and f"/{len(list((data_root / 'shapes32' / 'train').iterdir())) // 8}" \
+        not in trained.stderr                                          # the bar counts the capped epoch
+    evaluated = run_cli("dcgan.py", "--train", "false", "--metrics", "none", "--num_samples", "5",
+                        "--results", str(tmp_path), data_root=data_root, cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "--dataset shapes32" in evaluated.stdout                    # not the cifar10 default
+    assert len(list((tmp_path / "dcgan" / "gan" / "evaluation").glob("*.png"))) == 5
 
 
 @pytest.mark.parametrize("epoch,factor", [(0, 1.0), (4, 1.0), (5, 1.0), (6, 0.8), (9, 0.2)])
@@ -93,16 +107,32 @@ def test_cyclegan_trains_and_evaluates_with_ground_truth(data_root, tmp_path):
     out = tmp_path / "cyclegan"
     assert {p.name for p in (out / "checkpoints").glob("*_final.pth")} == \
         {"G_A2B_final.pth", "G_B2A_final.pth", "D_A_final.pth", "D_B_final.pth"}
-    assert len(list((out / "images").glob("epoch_*.png"))) == 2
-    # --train false through the CLI, no Inception weights needed with --metrics none
-    result = run_cli("cyclegan.py", "--train", "false", "--dataset", "seasons", "--image_size", "32",
-                     "--metrics", "none", "--results", str(tmp_path), data_root=data_root, cwd=tmp_path)
+    grids = sorted((out / "images").glob("epoch_*.png"))
+    assert len(grids) == 2
+    from PIL import Image
+    assert Image.open(grids[0]).size == (2 + 4 * (32 + 2), 2 + 8 * (32 + 2))   # 4 test pairs, 8 rows
+    # --train false through the CLI, no Inception weights needed with --metrics none; the dataset and
+    # size come from what training recorded
+    result = run_cli("cyclegan.py", "--train", "false", "--metrics", "none", "--results", str(tmp_path),
+                     data_root=data_root, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert "--dataset seasons --image_size 32" in result.stdout
     scores = json.loads((out / "scores.json").read_text())
     assert scores["A2B"]["n"] == 4 and scores["B2A"]["n"] == 3
     assert 0 < scores["A2B"]["l1"] < 1 and scores["A2B"]["psnr"] > 0
     assert len(list((out / "evaluation" / "A2B").glob("*.png"))) == 4
     assert "A2B" in result.stdout and "psnr" in result.stdout
+
+
+def test_cyclegan_evaluation_without_inception_weights_stops_before_translating(data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_KIT_OFFLINE", "1")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    solver = cyclegan.CycleGAN_Solver(device="cpu", dataset="seasons", image_size=32, results_dir=tmp_path)
+    for name, net in solver.networks().items():
+        util.save_checkpoint(net, tmp_path / "cyclegan" / "checkpoints" / f"{name}_final.pth")
+    with pytest.raises(util.KitError, match="Inception weights.*--metrics none"):
+        solver.test()
+    assert not (tmp_path / "cyclegan" / "evaluation").exists()
 
 
 def test_cyclegan_without_checkpoints_fails_cleanly(offline_root, tmp_path):

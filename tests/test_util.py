@@ -80,6 +80,7 @@ def test_cuda_device_without_gpu_is_an_error():
     with pytest.raises(util.KitError, match="CUDA is not available"):
         util.get_device("cuda")
     assert util.get_device(None).type == "cpu"
+    assert util.get_device(torch.device("cpu")) == torch.device("cpu")
 
 
 def test_image_pool_returns_fresh_fakes_until_full_then_mixes_history():
