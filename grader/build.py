@@ -34,7 +34,14 @@ def copy_grader(dest: Path, judge: bool = False) -> None:
         (dest / "grader" / JUDGE_DIR / "kit").mkdir(exist_ok=True)
         for name in JUDGE_KIT_FILES:      # the judge's own Inception, never a submitted file
             shutil.copy2(KIT / name, dest / "grader" / JUDGE_DIR / "kit" / name)
-    shutil.copy2(KIT / "pytest.ini", dest / "pytest.ini")
+    (dest / "pytest.ini").write_text(public_pytest_ini())
+
+
+def public_pytest_ini() -> str:
+    """The kit's pytest.ini without its own tests/ folder on the path (a handout has none)."""
+    lines = (KIT / "pytest.ini").read_text().splitlines()
+    return "\n".join(" ".join(w for w in line.split() if w != "tests") if line.startswith("pythonpath") else line
+                     for line in lines) + "\n"
 
 
 def solution_lines(source: str) -> set[str]:

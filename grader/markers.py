@@ -7,8 +7,9 @@ Convention, in every kit file:
         ...reference code...
         # END SOLUTION
 
-`strip_solutions` replaces each block by a line count hint and a
-`raise NotImplementedError(...)` at the marker's indentation, keeping the TODO comment.
+`strip_solutions` replaces each block by a line count hint and a short
+`raise NotImplementedError("file, Class.method: ...")` at the marker's indentation, keeping the TODO
+comment (the prompt stands once, in the comment).
 Nested, unbalanced, mis-indented or prompt-less markers are errors.
 """
 from __future__ import annotations
@@ -36,6 +37,18 @@ def _prompt(lines: list[str], begin: int) -> str:
     return ""
 
 
+def _enclosing(lines: list[str], begin: int) -> str:
+    """'Class.method' around line `begin` (the raise names where it is; the TODO above says what to do)."""
+    names, depth = [], len(lines[begin]) - len(lines[begin].lstrip())
+    for line in reversed(lines[:begin]):
+        stripped = line.lstrip()
+        indent = len(line) - len(stripped)
+        if stripped and indent < depth and stripped.startswith(("def ", "class ", "async def ")):
+            names.append(re.split(r"[\s(:]", stripped.replace("async def ", "def "), 2)[1])
+            depth = indent
+    return ".".join(reversed(names)) or "module level"
+
+
 def strip_solutions(source: str, filename: str = "<source>") -> str:
     """Return the student version of `source` (see the module docstring)."""
     lines = source.splitlines(keepends=True)
@@ -61,10 +74,9 @@ def strip_solutions(source: str, filename: str = "<source>") -> str:
                 raise MarkerError(f"{filename}:{number + 1}: END SOLUTION is indented differently "
                                   f"from its BEGIN SOLUTION on line {begin + 1}")
             n_code = sum(1 for l in lines[begin + 1:number] if l.strip() and not l.strip().startswith("#"))
-            prompt = _prompt(lines, begin).replace("\\", "\\\\").replace('"', '\\"')
             out.append(f"{indent}# (about {n_code} line{'s' * (n_code != 1)} of code)\n")
-            out.append(f'{indent}raise NotImplementedError("{filename}: TODO: {prompt} '
-                       f'(see the TODO comment here and README.md)")\n')
+            out.append(f'{indent}raise NotImplementedError("{filename}, {_enclosing(lines, begin)}: '
+                       f'the TODO above is not written yet")\n')
             begin = None
         elif begin is None:
             out.append(line)

@@ -30,6 +30,7 @@ def test_handout_has_no_solutions_and_its_todos_raise(handout):
         assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, path
     assert "F.binary_cross_entropy(d_real" not in (handout / "dcgan.py").read_text()
     assert not (handout / "tests").exists() and not (handout / "grader" / JUDGE_DIR).exists()
+    assert "tests" not in (handout / "pytest.ini").read_text()      # no missing folder on the path
     assert not any((handout / "grader" / name).exists() for name in JUDGE_GRADER)
     assert set(SANDBOX_GRADER) <= {p.name for p in (handout / "grader").iterdir()}
     assert {"README.md", "Makefile", "env.yml", "requirements.txt"} <= {p.name for p in handout.iterdir()}
@@ -39,7 +40,7 @@ def test_handout_has_no_solutions_and_its_todos_raise(handout):
         spec = importlib.util.spec_from_file_location("student_dcgan", handout / "dcgan.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)                 # the skeleton imports
-        with pytest.raises(NotImplementedError, match="TODO.*README.md"):
+        with pytest.raises(NotImplementedError, match="dcgan.py, DCGAN_Generator.__init__: the TODO above"):
             module.DCGAN_Generator()
     finally:
         sys.path.remove(str(handout))

@@ -22,9 +22,19 @@ def test_strip_replaces_block_with_todo_raise_and_keeps_the_rest():
     assert "# (about 2 lines of code)" in out
     namespace = {}
     exec(compile(out, "f.py", "exec"), namespace)
-    with pytest.raises(NotImplementedError, match="f.py: TODO: double x"):
+    with pytest.raises(NotImplementedError, match="f.py, f: the TODO above"):
         namespace["f"](3)
     assert namespace["g"]() == 1
+    assert out.count("double x") == 1                      # the prompt stands once, in the comment
+
+
+def test_the_raise_names_the_method_it_stands_in():
+    src = ("class A:\n    def m(self):\n        x = 1\n        # TODO: a\n        # BEGIN SOLUTION\n"
+           "        pass\n        # END SOLUTION\n")
+    namespace = {}
+    exec(strip_solutions(src, "a.py"), namespace)
+    with pytest.raises(NotImplementedError, match=r"^a.py, A.m: "):
+        namespace["A"]().m()
 
 
 def test_reference_source_is_unchanged_python():
@@ -49,6 +59,8 @@ def test_malformed_markers_are_rejected_with_line_numbers(source, message):
 def test_quotes_in_prompt_do_not_break_the_generated_code():
     src = 'def f():\n    # TODO: use "quotes" and a \\ backslash\n    # BEGIN SOLUTION\n    pass\n    # END SOLUTION\n'
     namespace = {}
-    exec(strip_solutions(src), namespace)
-    with pytest.raises(NotImplementedError, match='"quotes"'):
+    out = strip_solutions(src)
+    exec(out, namespace)
+    assert '# TODO: use "quotes" and a \\ backslash' in out
+    with pytest.raises(NotImplementedError, match="the TODO above"):
         namespace["f"]()
