@@ -163,6 +163,13 @@ def test_gradescope_autograder_in_a_simulated_layout(tmp_path, testing_env):
         z.extractall(root / "source")
         names = set(z.namelist())
     assert {"setup.sh", "run_autograder", "grader/sandbox.py"} <= names
+    # setup.sh installs torch's CPU wheels at exactly the pins of requirements.txt
+    setup = (root / "source" / "setup.sh").read_text()
+    assert "--index-url https://download.pytorch.org/whl/cpu" in setup
+    pins = subprocess.run(["bash", "-c", "grep -E '^torch(vision)?==' requirements.txt"], cwd=root / "source",
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(pins) == sorted(line for line in (REPO / "requirements.txt").read_text().splitlines()
+                                  if line.startswith(("torch==", "torchvision==")))
     submission(root / "submission", REPO, testing_env.results)
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable}
     env.pop("PYTHONPATH", None)
