@@ -401,14 +401,16 @@ def tolerance(claim: Claim, bootstrap_std: float, j: int) -> tuple[float, float]
 
 
 def splits_of(tools: Tools, claim: Claim, probs: np.ndarray, bootstrap: bool) -> dict:
-    """The scores of j splits of the claim's size; with `bootstrap`, the bootstrap std of the first."""
+    """The scores of j splits of the claim's size; with `bootstrap`, the std of one split's score
+    estimated by drawing splits of m from all m*j judged images (with replacement). Pooling matters
+    for small m: a split of 2 images that happen to agree has a bootstrap std of 0 on its own."""
     m, j = claim.split_size, judged_splits(claim)
     if len(probs) < m * j:
         raise CannotCheck(f"only {len(probs)} test images for {j} split(s) of {m}")
     result = {"scores": [tools.split_score(probs[i * m:(i + 1) * m]) for i in range(j)]}
     if bootstrap:
         rng = np.random.default_rng([tools.seed, 3])
-        boot = [tools.split_score(probs[:m][rng.integers(0, m, m)]) for _ in range(BOOTSTRAP)]
+        boot = [tools.split_score(probs[rng.integers(0, m * j, m)]) for _ in range(BOOTSTRAP)]
         result["bootstrap_std"] = float(np.std(boot, ddof=1))
     return result
 

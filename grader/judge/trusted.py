@@ -78,8 +78,9 @@ def make_generator(family: str) -> nn.Module:
 def split_score(probs: np.ndarray) -> float:
     """exp(mean KL(p(y|x) || p(y))) of one split, float64."""
     from scipy.special import xlogy
-    marginal = probs.mean(axis=0, keepdims=True)
-    return float(np.exp((xlogy(probs, probs) - xlogy(probs, marginal)).sum(axis=1).mean()))
+    marginal = probs.mean(axis=0)
+    log_marginal = np.log(np.where(marginal > 0, marginal, 1.0))     # p(y) = 0 only where every p(y|x) = 0
+    return float(np.exp((xlogy(probs, probs).sum(axis=1) - probs @ log_marginal).mean()))
 
 
 def frechet(a: np.ndarray, b: np.ndarray) -> float:
