@@ -9,7 +9,7 @@
    network has seeded random weights (same cost as the real ones).
 2. False rejects: the kit's fixture (the reference trained briefly, honest claims written by
    `--train false`) re-checked under `--seeds` fresh grading seeds; every item must pass.
-Run on a quiet machine; torch uses 2 threads.
+Run on a quiet machine; torch uses 2 threads (--threads).
 """
 from __future__ import annotations
 
@@ -99,8 +99,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--skip-cost", action="store_true")
     parser.add_argument("--cost-only", action="store_true")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (the cost figure is for 2)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     fixture = testing_fixture()
     os.environ["GAN_KIT_INCEPTION_WEIGHTS"] = str(fixture.weights)
     if not args.skip_cost:

@@ -7,9 +7,14 @@ What is checked, per model (four DCGAN types and CycleGAN), one point each:
     the kit's Inception network, and compares that with the claimed mean;
   * it beats untrained, compared with a freshly initialised generator of the same architecture
     on the same inputs (same z, same test images):
-      - DCGAN by the IS gap: log IS(trained) >= 2 log IS(untrained) + 0.02, both on the claim's
-        split size. An untrained DCGAN (eval-mode BatchNorm at its initial statistics) draws an
-        almost constant grey image, whose IS is ~1 under any classifier. FID was tried first and
+      - DCGAN by the IS gap: IS(trained) >= 1.02 x IS(untrained), both on the claim's split size.
+        An untrained DCGAN (eval-mode BatchNorm at its initial statistics) draws an almost constant
+        grey image, whose IS is ~1 under any classifier. Measured on the kit's fixture (a briefly
+        trained G, splits of 2, seeded random Inception weights: the hardest case), two untrained
+        inits differ by -1.1%..+0.2% in IS and the trained G beats untrained by 4% under its worst
+        of 20 grading seeds; 2% sits between. (The first rule, log IS >= 2 log IS(untrained) + 0.02,
+        rejected the trained G under 1 seed in 20.) With the real weights the gap is far larger.
+        FID was tried first and
         rejected: at the ~50 samples a CPU budget allows, its trace terms dominate and penalise a
         trained generator's variety (measured with the kit's fixture: FID 4304 trained vs 4377
         untrained, although the trained samples are colourful shapes and the untrained ones grey);
@@ -65,7 +70,7 @@ MAX_SPLIT = 1000            # a claim with splits of more images than this is no
 JUDGED_IMAGES = 60          # j = max(1, JUDGED_IMAGES // m) splits are scored (CycleGAN's m is ~31)
 FID_SAMPLES = int(os.environ.get("GRADER_FID_SAMPLES", "32"))
 BEAT_RATIO = 0.8           # CycleGAN: FID(trained) <= BEAT_RATIO x FID(untrained)
-IS_GAP = 0.02              # DCGAN: log IS(trained) >= 2 log IS(untrained) + IS_GAP
+IS_GAP = 0.02              # DCGAN: log IS(trained) >= log IS(untrained) + IS_GAP
 BOOTSTRAP = 200
 
 NUMBER = r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
@@ -503,11 +508,11 @@ def check_beats_untrained(tools: Tools, claim: Claim, submission: Path) -> Verdi
     if claim.family == "dcgan":
         trained = float(np.mean(dcgan_trained(tools, claim, submission)["scores"]))
         fresh = float(np.mean(dcgan_untrained(tools, claim)))
-        ok = math.log(trained) >= 2 * math.log(fresh) + IS_GAP
+        ok = math.log(trained) >= math.log(fresh) + IS_GAP
         return Verdict(ok, f"{claim.model}: the submitted generator does not beat an untrained one of the same "
                            f"architecture: IS {trained:.4f} vs untrained {fresh:.4f} on the same "
                            f"{judged_splits(claim) * claim.split_size} latent vectors (needed: log IS >= "
-                           f"2 log IS(untrained) + {IS_GAP:g}, i.e. IS >= {fresh ** 2 * math.exp(IS_GAP):.4f})",
+                           f"log IS(untrained) + {IS_GAP:g}, i.e. IS >= {fresh * math.exp(IS_GAP):.4f})",
                        {"is": [trained, fresh]})
     results = []
     for d in range(len(CHECKPOINTS[claim.model])):
