@@ -72,6 +72,7 @@ FID_SAMPLES = int(os.environ.get("GRADER_FID_SAMPLES", "32"))
 BEAT_RATIO = 0.8           # CycleGAN: FID(trained) <= BEAT_RATIO x FID(untrained)
 IS_GAP = 0.02              # DCGAN: log IS(trained) >= log IS(untrained) + IS_GAP
 BOOTSTRAP = 200
+CODE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 NUMBER = r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
 LINE = re.compile(rf"^(?P<model>dcgan-(?:gan|lsgan|wgan|wgan-gp)|cyclegan): IS = (?P<score>{NUMBER}) "
@@ -320,9 +321,12 @@ class Verdict:
 
 
 def _cache_file(tools: Tools, key: dict, suffix: str) -> Path | None:
+    """The cache file of `key`; the key also holds this file's code (a cache that outlives a change
+    of the checks must not answer for the new code: the canary's cache lives with the fixture)."""
     if tools.cache is None:
         return None
-    return tools.cache / f"{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()}{suffix}"
+    keyed = json.dumps({**key, "code": CODE_DIGEST}, sort_keys=True).encode()
+    return tools.cache / f"{hashlib.sha256(keyed).hexdigest()}{suffix}"
 
 
 def _store(path: Path, write) -> None:

@@ -287,3 +287,20 @@ def test_tiny_splits_judged_together_accept_honest_claims(sharpness, classes):
         tol, _ = tolerance(claim, judged["bootstrap_std"], len(judged["scores"]))
         rejected += abs(float(np.mean(judged["scores"])) - mean) > tol
     assert rejected == 0
+
+
+def test_the_disk_cache_never_answers_for_other_code(tmp_path, monkeypatch):
+    """The canary's cache lives with the fixture across runs: a change of the checks recomputes."""
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"scores": [len(calls)]}
+
+    def fresh_tools():
+        return Tools(None, None, split_score, None, Path("."), 0, cache=tmp_path)
+    key = {"what": "trained splits", "seed": 0}
+    assert training_check._cached(fresh_tools(), key, compute) == {"scores": [1]}
+    assert training_check._cached(fresh_tools(), key, compute) == {"scores": [1]} and len(calls) == 1
+    monkeypatch.setattr(training_check, "CODE_DIGEST", "another version")
+    assert training_check._cached(fresh_tools(), key, compute) == {"scores": [2]}

@@ -7,6 +7,7 @@ never reaches the handout and is never mounted in the student's sandbox.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import sys
@@ -132,5 +133,6 @@ def kit_inception() -> nn.Module:
 def judge_tools(seed: int) -> Tools:
     data = Path(os.environ.get("GAN_KIT_DATA", kit_folder() / "data"))
     cache = os.environ.get("GRADER_CACHE")
+    code = hashlib.sha256(Path(__file__).read_bytes() + (kit_folder() / "inception.py").read_bytes()).hexdigest()[:16]
     return Tools(make_generator, kit_inception, split_score, frechet, data, seed, Path(cache) if cache else None,
-                 context=f"judge|{data}|{os.environ.get('GAN_KIT_INCEPTION_WEIGHTS', '')}")
+                 context=f"judge|{data}|{os.environ.get('GAN_KIT_INCEPTION_WEIGHTS', '')}|{code}")
