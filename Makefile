@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 PYTHON  := $(BIN)/python
 
-.PHONY: setup sandbox demo test data assign verify bench clean
+.PHONY: setup sandbox demo test e2e data assign verify bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -30,8 +30,14 @@ data: setup
 demo: setup
 	bash scripts/demo.sh
 
+# the kit's tests without the end-to-end grading runs (those: make e2e; CI runs both)
 test: setup
-	$(PYTHON) -m pytest tests -q
+	$(PYTHON) -m pytest tests -q -m "not e2e"
+
+# whole submissions graded end to end: batch + sandbox + hostile submissions, Gradescope, grader
+# errors, and verify's full corpus (~40 min on 2 cores)
+e2e: setup
+	$(PYTHON) -m pytest tests -q -m e2e
 
 assign: setup
 	$(PYTHON) -m grader assign --out dist/student

@@ -27,7 +27,7 @@ FULL = {key: float(points) for key, (_, points) in SECTIONS.items()}
 ZERO = {key: 0.0 for key in SECTIONS}
 LIMITS = Limits(deadline=150, question=8, memory_mb=3072)
 pytestmark = [pytest.mark.skipif(bwrap_available() is not None, reason=f"no bubblewrap: {bwrap_available()}"),
-              pytest.mark.timeout(1200)]
+              pytest.mark.timeout(1200), pytest.mark.e2e]
 
 
 def submission(dest: Path, code: Path, artifacts: Path | None) -> Path:

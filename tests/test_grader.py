@@ -79,6 +79,7 @@ def test_results_json_follows_the_gradescope_schema(tmp_path):
     assert data["score"] == data["max_score"] == 10 and result["returncode"] == 0
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(2800)
 def test_verify_passes():
     """python -m grader verify: reference 90 twice, skeleton 0, every chaff caught in its own section only,

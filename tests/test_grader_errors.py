@@ -15,6 +15,7 @@ from grader.sandbox import Limits, bwrap_available
 
 REPO = Path(__file__).resolve().parents[1]
 LIMITS = Limits(deadline=120, question=20, memory_mb=3072)
+pytestmark = pytest.mark.e2e
 needs_bwrap = pytest.mark.skipif(bwrap_available() is not None, reason=f"no bubblewrap: {bwrap_available()}")
 
 
