@@ -35,7 +35,7 @@ test: setup
 	$(PYTHON) -m pytest tests -q -m "not e2e"
 
 # whole submissions graded end to end: batch + sandbox + hostile submissions, Gradescope, grader
-# errors, and verify's full corpus (~40 min on 2 cores)
+# errors, and verify's full corpus (~30 min on 2 cores)
 e2e: setup
 	$(PYTHON) -m pytest tests -q -m e2e
 
