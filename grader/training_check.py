@@ -337,38 +337,27 @@ def _store(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def _cached(tools: Tools, key: dict, compute) -> dict:
-    """Results of the trusted computation, cached on disk by everything they depend on (tests and a
-    batch re-grade the same files: the cache only saves time, the key holds everything used)."""
-    memo_key = json.dumps(key, sort_keys=True)
-    if memo_key in tools.memo:
-        return tools.memo[memo_key]
-    path = _cache_file(tools, key, ".json")
-    if path is not None and path.is_file():
-        value = json.loads(path.read_text())
-    else:
-        value = compute()
-        if path is not None:
-            _store(path, lambda f: f.write(json.dumps(value).encode()))
-    tools.memo[memo_key] = value
-    return value
+STORES = {".json": (lambda path: json.loads(path.read_text()), lambda f, value: f.write(json.dumps(value).encode())),
+          ".npy": (lambda path: np.load(path, allow_pickle=False),
+                   lambda f, value: np.save(f, value, allow_pickle=False))}
 
 
-def _cached_array(tools: Tools, key: dict, compute) -> np.ndarray:
-    """Features that do not depend on the submission (untrained generators, real images): computed
-    once per grading seed and shared by every submission of a batch."""
+def _cached(tools: Tools, key: dict, compute, disk: str | None = ".json"):
+    """The trusted computation's results, kept for this run and, with `disk` (".json" results,
+    ".npy" features), in the cache directory too, keyed by everything they depend on (tests and a
+    batch re-grade the same files; what depends only on the grading seed is shared by a batch)."""
     memo_key = json.dumps(key, sort_keys=True)
-    if memo_key in tools.memo:
-        return tools.memo[memo_key]
-    path = _cache_file(tools, key, ".npy")
-    if path is not None and path.is_file():
-        value = np.load(path, allow_pickle=False)
-    else:
-        value = compute()
-        if path is not None:
-            _store(path, lambda f: np.save(f, value, allow_pickle=False))
-    tools.memo[memo_key] = value
-    return value
+    if memo_key not in tools.memo:
+        path = _cache_file(tools, key, disk) if disk else None
+        load, save = STORES.get(disk, (None, None))
+        if path is not None and path.is_file():
+            value = load(path)
+        else:
+            value = compute()
+            if path is not None:
+                _store(path, lambda f: save(f, value))
+        tools.memo[memo_key] = value
+    return tools.memo[memo_key]
 
 
 def file_digest(path: Path) -> str:
@@ -445,7 +434,8 @@ def dcgan_untrained(tools: Tools, claim: Claim) -> list[float]:
     """The same for every submission and type of a batch (its z and init come from the grading seed)."""
     key = {**dcgan_claim_key(tools, claim), "what": "untrained probs"}
     n = claim.split_size * judged_splits(claim)
-    probs = _cached_array(tools, key, lambda: features(tools, dcgan_samples(tools, untrained(tools, "dcgan", 4), n))[1])
+    probs = _cached(tools, key, lambda: features(tools, dcgan_samples(tools, untrained(tools, "dcgan", 4), n))[1],
+                    disk=".npy")
     return splits_of(tools, claim, probs, bootstrap=False)["scores"]
 
 
@@ -467,11 +457,10 @@ def cyclegan_key(tools: Tools, claim: Claim, direction: int) -> dict:
 def translated_features(tools: Tools, claim: Claim, submission: Path, direction: int) -> tuple[np.ndarray, np.ndarray]:
     """(pool3, p(y|x)) of the submitted generator's translations, kept for this run."""
     path = submission / CHECKPOINTS[claim.model][direction]
-    key = json.dumps({**cyclegan_key(tools, claim, direction), "what": "trained", "file": file_digest(path)})
-    if key not in tools.memo:
-        net = load_into(tools.make_generator("cyclegan"), path)
-        tools.memo[key] = features(tools, translations(net, sources(tools, claim, direction)))
-    return tools.memo[key]
+    key = {**cyclegan_key(tools, claim, direction), "what": "trained", "file": file_digest(path)}
+    return _cached(tools, key, lambda: features(
+        tools, translations(load_into(tools.make_generator("cyclegan"), path), sources(tools, claim, direction))),
+        disk=None)
 
 
 def cyclegan_trained(tools: Tools, claim: Claim, submission: Path) -> dict:
@@ -485,10 +474,11 @@ def fid_pair(tools: Tools, claim: Claim, submission: Path, direction: int) -> di
     """FID of the submitted and of an untrained CycleGAN generator against the same target images."""
     base = cyclegan_key(tools, claim, direction)
     target = ("testB", "testA")[direction]
-    real = _cached_array(tools, {**base, "what": "real pool"}, lambda: features(
-        tools, real_images(tools, claim.dataset, target, FID_SAMPLES, claim.size, 20 + direction))[0])
-    fresh = _cached_array(tools, {**base, "what": "untrained pool"}, lambda: features(
-        tools, translations(untrained(tools, "cyclegan", 10 + direction), sources(tools, claim, direction)))[0])
+    real = _cached(tools, {**base, "what": "real pool"}, lambda: features(
+        tools, real_images(tools, claim.dataset, target, FID_SAMPLES, claim.size, 20 + direction))[0], disk=".npy")
+    fresh = _cached(tools, {**base, "what": "untrained pool"}, lambda: features(
+        tools, translations(untrained(tools, "cyclegan", 10 + direction), sources(tools, claim, direction)))[0],
+        disk=".npy")
     mine = translated_features(tools, claim, submission, direction)[0]
     return {"trained": tools.fid(mine[:FID_SAMPLES], real), "untrained": tools.fid(fresh[:FID_SAMPLES], real),
             "n": min(FID_SAMPLES, len(mine)), "real": len(real)}
