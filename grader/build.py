@@ -117,7 +117,7 @@ def assign(out: Path) -> Path:
         (out / name).write_text(student)
     copy_grader(out)
     (out / "data").mkdir()
-    for name in ("download_dataset.sh", "make_offline_data.py"):
+    for name in ("download_dataset.sh", "cyclegan_datasets.txt", "make_offline_data.py"):
         shutil.copy2(KIT / "data" / name, out / "data" / name)
     for name in ("requirements.txt", "env.yml"):
         shutil.copy2(KIT / name, out / name)

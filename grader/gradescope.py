@@ -52,7 +52,7 @@ exit 0
 """
 
 SOURCE_FILES = ("util.py", "inception.py", "pytest.ini", "requirements.txt", "data/download_dataset.sh",
-                "data/make_offline_data.py", *SUBMITTED)
+                "data/cyclegan_datasets.txt", "data/make_offline_data.py", *SUBMITTED)
 
 
 def build_autograder(out: Path) -> Path:

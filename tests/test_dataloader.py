@@ -1,4 +1,5 @@
 import random
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -6,6 +7,8 @@ from PIL import Image
 
 import dataloader
 from util import KitError
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def write_domain(folder, colors, names=None):
@@ -99,3 +102,26 @@ def test_failed_cifar10_download_leaves_no_empty_folder(tmp_path, monkeypatch):
     with pytest.raises(KitError, match="CIFAR-10 is not in .*connection reset.*--dataset shapes32"):
         dataloader.create_dataset("cifar10")
     assert not (tmp_path / "cifar10").exists()
+
+
+def test_every_name_the_download_script_knows_is_a_cyclegan_dataset(tmp_path, monkeypatch):
+    # what the script accepts, read from its own error message (not from the list file it reads)
+    refused = subprocess.run(["bash", str(REPO / "data" / "download_dataset.sh"), "no_such_set"],
+                             capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2
+    script_names = set(refused.stderr.split("Choose one of:")[1].split())
+    assert {"horse2zebra", "apple2orange", "summer2winter_yosemite", "maps"} <= script_names
+    assert script_names <= set(dataloader.CYCLEGAN_DATASETS)
+    # each one not yet downloaded is refused with the exact download command for that name
+    monkeypatch.setattr(dataloader, "DATA_ROOT", tmp_path)
+    for name in script_names:
+        with pytest.raises(KitError, match=f"not found: .*{name}.*bash data/download_dataset.sh {name}"):
+            dataloader.create_dataset(name, train=True, image_size=32)
+
+
+def test_a_folder_without_trainB_names_what_is_missing(tmp_path):
+    (tmp_path / "mine" / "trainA").mkdir(parents=True)
+    with pytest.raises(KitError) as caught:
+        dataloader.create_dataloader("mine", image_size=32, dataroot=tmp_path / "mine")
+    message = str(caught.value)
+    assert "has no trainB/ folder" in message and "\n" not in message

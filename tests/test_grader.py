@@ -35,6 +35,10 @@ def test_handout_has_no_solutions_and_its_todos_raise(handout):
     assert set(SANDBOX_GRADER) <= {p.name for p in (handout / "grader").iterdir()}
     assert {"README.md", "Makefile", "env.yml", "requirements.txt"} <= {p.name for p in handout.iterdir()}
     assert (handout / "data" / "download_dataset.sh").is_file()
+    # the handout's loader knows every set its download script does (the list ships with both)
+    listed = subprocess.run([sys.executable, "-c", "import dataloader; print(sorted(dataloader.CYCLEGAN_DATASETS))"],
+                            cwd=handout, capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and "horse2zebra" in listed.stdout, listed.stderr
     sys.path.insert(0, str(handout))
     try:
         spec = importlib.util.spec_from_file_location("student_dcgan", handout / "dcgan.py")

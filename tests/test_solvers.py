@@ -90,6 +90,10 @@ def test_dcgan_cli_progress_follows_max_steps_and_evaluation_finds_the_training_
     assert evaluated.returncode == 0, evaluated.stderr
     assert "--dataset shapes32" in evaluated.stdout                    # not the cifar10 default
     assert len(list((tmp_path / "dcgan" / "gan" / "evaluation").glob("*.png"))) == 5
+    interpolation = tmp_path / "dcgan" / "gan" / "interpolation.png"
+    assert str(interpolation) in evaluated.stdout                     # printed, next to the samples
+    from PIL import Image
+    assert Image.open(interpolation).size == (2 + 10 * 34, 2 + 8 * 34)  # 8 pairs x 10 steps of 32 px
 
 
 @pytest.mark.parametrize("epoch,factor", [(0, 1.0), (4, 1.0), (5, 1.0), (6, 0.8), (9, 0.2)])
@@ -162,3 +166,85 @@ def test_cyclegan_steps_touch_only_their_own_networks():
     moved = {k: any(not torch.equal(a, b) for a, b in zip(snapshot[k], n.parameters()))
              for k, n in solver.networks().items()}
     assert moved == {"G_A2B": True, "G_B2A": True, "D_A": False, "D_B": False}
+
+
+def test_cyclegan_on_a_folder_of_ones_own_trains_and_evaluates_with_9_blocks(offline_root, tmp_path):
+    import shutil
+    own = tmp_path / "my_photos"                       # any name, outside the kit's data folder
+    shutil.copytree(offline_root / "seasons", own)
+    trained = run_cli("cyclegan.py", "--dataroot", str(own), "--n_blocks", "9", "--image_size", "32",
+                      "--epochs", "1", "--max_steps", "2", "--results", str(tmp_path / "r"),
+                      data_root=tmp_path / "empty", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    recorded = json.loads((tmp_path / "r" / "cyclegan" / "checkpoints" / "run.json").read_text())
+    assert recorded["dataroot"] == str(own.resolve()) and recorded["n_blocks"] == 9
+    evaluated = run_cli("cyclegan.py", "--train", "false", "--metrics", "none", "--results", str(tmp_path / "r"),
+                        data_root=tmp_path / "empty", cwd=tmp_path)      # finds the folder and the 9 blocks
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert f"--dataroot {own.resolve()}" in evaluated.stdout and "--n_blocks 9" in evaluated.stdout
+    scores = json.loads((tmp_path / "r" / "cyclegan" / "scores.json").read_text())
+    assert scores["A2B"]["n"] == len(list((own / "testA").iterdir()))
+
+
+def test_cyclegan_folder_without_trainB_is_a_one_line_error(tmp_path):
+    (tmp_path / "mine" / "trainA").mkdir(parents=True)
+    result = run_cli("cyclegan.py", "--dataroot", str(tmp_path / "mine"), "--epochs", "1",
+                     data_root=tmp_path, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error:")
+    assert "trainB/" in result.stderr and str(tmp_path / "mine") in result.stderr
+
+
+def test_cyclegan_known_set_not_downloaded_names_its_download_command(tmp_path):
+    result = run_cli("cyclegan.py", "--dataset", "horse2zebra", "--epochs", "1", data_root=tmp_path, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
+    assert "bash data/download_dataset.sh horse2zebra" in result.stderr
+
+
+def test_generator_with_9_blocks_has_the_papers_parameter_count():
+    # the paper's resnet_9blocks (junyanz/pytorch-CycleGAN-and-pix2pix: 11,378,179 parameters) less the
+    # final conv's 3 biases that Table 2 leaves out; each extra block is two 3x3 convs 256->256 with bias
+    block = 2 * (256 * 256 * 9 + 256)
+    assert cyclegan.count_parameters(cyclegan.make_generator(9)) == 11_378_179 - 3
+    assert cyclegan.count_parameters(cyclegan.make_generator(6)) == 11_378_176 - 3 * block
+    assert cyclegan.count_parameters(cyclegan.make_generator()) == cyclegan.count_parameters(cyclegan.CycleGAN_Generator())
+
+
+def test_a_generator_that_ignores_n_blocks_is_said_not_trained(monkeypatch):
+    class SixBlocksAlways(cyclegan.CycleGAN_Generator):
+        def __init__(self, input_nc=3, output_nc=3, ngf=64, n_blocks=6):
+            super().__init__(input_nc, output_nc, ngf)             # drops n_blocks
+
+    class NoNBlocks(cyclegan.CycleGAN_Generator):
+        def __init__(self, input_nc=3, output_nc=3, ngf=64):
+            super().__init__(input_nc, output_nc, ngf)
+
+    monkeypatch.setattr(cyclegan, "CycleGAN_Generator", SixBlocksAlways)
+    with pytest.raises(util.KitError, match="n_blocks 9.*expected 11,378,176"):
+        cyclegan.make_generator(9)
+    monkeypatch.setattr(cyclegan, "CycleGAN_Generator", NoNBlocks)
+    with pytest.raises(util.KitError, match="does not take n_blocks"):
+        cyclegan.make_generator(9)
+    assert cyclegan.count_parameters(cyclegan.make_generator(6)) > 0       # the default never asks
+
+
+def test_dcgan_interpolation_grid_ends_are_exactly_G_of_z0_and_z1():
+    torch.manual_seed(0)
+    solver = dcgan.DCGAN_Solver("gan", device="cpu")
+    grid = solver.interpolation_grid(pairs=3, steps=5, seed=7)
+    gen = torch.Generator().manual_seed(7)
+    z0, z1 = (torch.randn(3, dcgan.LATENT_DIM, generator=gen) for _ in range(2))
+    with torch.no_grad():
+        ends = solver.G.eval()(z0), solver.G(z1)
+    rows = grid.view(3, 5, *grid.shape[1:])
+    assert torch.equal(rows[:, 0], ends[0]) and torch.equal(rows[:, -1], ends[1])
+    assert not torch.allclose(rows[:, 2], ends[0]) and not torch.allclose(rows[:, 2], ends[1])
+
+
+def test_slerp_stays_on_the_sphere_and_lerp_would_not():
+    gen = torch.Generator().manual_seed(0)
+    z0, z1 = (torch.nn.functional.normalize(torch.randn(16, 256, generator=gen), dim=1) for _ in range(2))
+    for t in (0.25, 0.5, 0.75):
+        assert torch.allclose(dcgan.slerp(z0, z1, t).norm(dim=1), torch.ones(16), atol=1e-5)
+    assert ((z0 + z1) / 2).norm(dim=1).max() < 0.9                  # the straight line cuts inside
+    assert torch.allclose(dcgan.slerp(z0, z0, 0.5), z0, atol=1e-6)   # parallel rows: no division by zero
