@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--steps", type=int, default=60, help="steps per epoch")
     parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--results", default="results")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -53,7 +54,7 @@ def main() -> None:
     pick = torch.randperm(len(real))[:N]
     real_stats = fid.feature_statistics(pixels(torch.stack([real[int(i)] for i in pick])).numpy())
     z = torch.randn(N, dcgan.LATENT_DIM, generator=torch.Generator().manual_seed(1))
-    solver = dcgan.DCGAN_Solver(args.gan_type, batch_size=args.batch_size, num_workers=0, device="cpu",
+    solver = dcgan.DCGAN_Solver(args.gan_type, lr=args.lr, batch_size=args.batch_size, num_workers=0, device="cpu",
                                 dataset="shapes32", results_dir=args.results)
     distances = [pixel_distance(solver.G, real_stats, z)]        # epoch 0: untrained
     start = time.time()
@@ -70,7 +71,7 @@ def main() -> None:
         with torch.no_grad():
             first_last.append(load_checkpoint(solver.G, ckpt / f"G_epoch_{epoch:03d}.pth").eval()(z[:32]))
     path = save_image_grid(torch.cat(first_last), solver.out_dir / "images" / "first_vs_last_epoch.png", nrow=8)
-    print(f"{args.epochs} epochs of {args.steps} steps, batch {args.batch_size}: {seconds:.0f} s on the CPU; "
+    print(f"{args.epochs} epochs of {args.steps} steps, batch {args.batch_size}, lr {args.lr:g}: {seconds:.0f} s on the CPU; "
           f"distance {distances[1]:.3f} after epoch 1 -> {distances[-1]:.3f} after epoch {args.epochs}. "
           f"Top 4 rows of {path}: epoch 1, bottom 4: epoch {args.epochs} (same z).")
 
