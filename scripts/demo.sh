@@ -6,8 +6,8 @@ PY=.venv/bin/python
 export GAN_KIT_OFFLINE=1   # no Inception weights here: metrics that need them are skipped (--metrics none)
 echo "== 1. offline data (data/shapes32, data/seasons)"
 $PY data/make_offline_data.py
-echo "== 2. DCGAN (GAN loss) on shapes32, 4 short epochs on the CPU (blobs of colour appear by epoch 4)"
-$PY dcgan.py --gan_type gan --dataset shapes32 --epochs 4 --max_steps 60 --num_workers 0 --save_every 2
+echo "== 2. DCGAN (GAN loss) on shapes32, 4 short epochs on the CPU: two numbers per epoch, epoch 1 vs 4 side by side"
+$PY benchmarks/dcgan_learns.py --gan_type gan --epochs 4 --steps 60   # the handout's batch 64, lr 2e-4
 $PY dcgan.py --gan_type gan --dataset shapes32 --train false --metrics none --num_samples 64
 echo "   sample grids: $(ls results/dcgan/gan/images/*.png | tr '\n' ' ')"
 echo "== 3. CycleGAN on the seasons set at 64x64: untrained vs trained, against the ground truth"

@@ -248,3 +248,20 @@ def test_slerp_stays_on_the_sphere_and_lerp_would_not():
         assert torch.allclose(dcgan.slerp(z0, z1, t).norm(dim=1), torch.ones(16), atol=1e-5)
     assert ((z0 + z1) / 2).norm(dim=1).max() < 0.9                  # the straight line cuts inside
     assert torch.allclose(dcgan.slerp(z0, z0, 0.5), z0, atol=1e-6)   # parallel rows: no division by zero
+
+
+def test_demo_learning_numbers_run_and_noise_is_measured_against_the_data(offline_root, tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import dcgan_learns
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    checkerboard = (torch.arange(4).view(4, 1) + torch.arange(4)).remainder(2).float() * 2 - 1   # +-1 alternating
+    assert dcgan_learns.busyness(checkerboard.expand(2, 3, 4, 4)) == pytest.approx(2.0)
+    assert dcgan_learns.busyness(torch.zeros(2, 3, 4, 4)) == 0.0
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "dcgan_learns.py"), "--epochs", "2", "--steps", "2",
+                          "--batch_size", "8", "--results", str(tmp_path)], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "GAN_KIT_DATA": str(offline_root)})
+    assert out.returncode == 0, out.stderr
+    assert "epoch 0 (untrained)" in out.stdout and "noise" in out.stdout
+    assert (tmp_path / "dcgan" / "gan" / "images" / "first_vs_last_epoch.png").is_file()
