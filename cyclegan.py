@@ -20,9 +20,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from util import (ImagePool, KitError, cli_main, conv, deconv, default_workers, get_device, load_checkpoint,
-                  load_training_state, run_settings, save_checkpoint, save_image_grid, save_images,
-                  save_run_settings, save_training_state, set_seed, str2bool)
+from util import (ImagePool, KitError, add_distributed_arguments, cli_main, close_distributed, conv, deconv,
+                  default_workers, distributed, get_device, init_distributed, is_main_process, load_checkpoint,
+                  load_training_state, rank, run_settings, save_checkpoint, save_image_grid, save_images,
+                  save_run_settings, save_training_state, scaled_lr, set_seed, str2bool, unwrap, world_size)
 
 LAMBDA_CYCLE = 10.0
 LAMBDA_IDENTITY = 5.0
@@ -216,10 +217,20 @@ class CycleGAN_Solver:
     def networks(self) -> dict[str, nn.Module]:
         return {"G_A2B": self.netG_A2B, "G_B2A": self.netG_B2A, "D_A": self.netD_A, "D_B": self.netD_B}
 
+    def distribute(self, wrap: bool = True) -> None:
+        """Under torchrun: the four networks as DistributedDataParallel (wrap=False: back to plain modules).
+        InstanceNorm normalises each image alone, so W processes of batch b step exactly like one
+        process of batch W*b. Each process keeps its own image history of its own fakes (50 each): every
+        discriminator update still sees, per image, a fake from the latest generator or one of that
+        process's 50 previous ones, as in the paper; the pool is just not shared."""
+        for name in ("netG_A2B", "netG_B2A", "netD_A", "netD_B"):
+            net = getattr(self, name)
+            setattr(self, name, distributed(net, self.device) if wrap else unwrap(net))
+
     @torch.no_grad()
     def save_grid(self, real_A: torch.Tensor, real_B: torch.Tensor, path: Path) -> Path:
         """Rows: A, A->B, A->B->A, identity B2A(A); then B, B->A, B->A->B, identity A2B(B)."""
-        G_AB, G_BA = self.netG_A2B.eval(), self.netG_B2A.eval()
+        G_AB, G_BA = unwrap(self.netG_A2B).eval(), unwrap(self.netG_B2A).eval()
         fake_B, fake_A = G_AB(real_A), G_BA(real_B)
         rows = [real_A, fake_B, G_BA(fake_B), G_BA(real_A), real_B, fake_A, G_AB(fake_A), G_AB(real_B)]
         G_AB.train(); G_BA.train()
@@ -229,7 +240,7 @@ class CycleGAN_Solver:
               save_every: int = 10) -> list[dict[str, float]]:
         """Train for `epochs` epochs; lr constant for the first half, then linear decay to 0."""
         from dataloader import create_dataloader
-        set_seed(self.seed)
+        set_seed(self.seed + rank())                  # each process its own crops, flips and pool draws
         loader, test_loader = create_dataloader(self.dataset, self.batch_size, self.num_workers, self.image_size,
                                                 self.dataroot)
         sched_G = torch.optim.lr_scheduler.LambdaLR(self.optim_G, lambda e: lr_factor(e, epochs))
@@ -238,14 +249,23 @@ class CycleGAN_Solver:
         parts = {**self.networks(), "optim_G": self.optim_G, "optim_D": self.optim_D,
                  "sched_G": sched_G, "sched_D": sched_D}
         start = load_training_state(ckpt_dir / "last.pth", parts, self.device) if resume else 0
-        save_run_settings(ckpt_dir, dataset=self.dataset, image_size=self.image_size, n_blocks=self.n_blocks,
-                          dataroot=None if self.dataroot is None else str(Path(self.dataroot).resolve()))
+        self.distribute()
+        main = is_main_process()
+        if main:
+            save_run_settings(ckpt_dir, dataset=self.dataset, image_size=self.image_size, n_blocks=self.n_blocks,
+                              dataroot=None if self.dataroot is None else str(Path(self.dataroot).resolve()))
+        if main and world_size() > 1:
+            print(f"{world_size()} processes x batch {self.batch_size}: {len(loader)} iterations an epoch; the lr "
+                  f"schedule counts epochs (constant for {epochs // 2}, then linear to 0), so its length in "
+                  f"iterations scales with the global batch by itself")
         shown = list(itertools.islice(test_loader, 4))      # 4 test pairs (the test loader may hold 1 a batch)
         show_A, show_B = (torch.cat([pair[i] for pair in shown])[:4].to(self.device) for i in (0, 1))
         history = []
         for epoch in range(start, epochs):
+            if hasattr(loader.sampler, "set_epoch"):
+                loader.sampler.set_epoch(epoch)
             sums, steps = {}, 0
-            bar = tqdm(loader, desc=f"cyclegan epoch {epoch + 1}/{epochs}", leave=False,
+            bar = tqdm(loader, desc=f"cyclegan epoch {epoch + 1}/{epochs}", leave=False, disable=not main,
                        total=len(loader) if max_steps is None else min(len(loader), max_steps))
             for real_A, real_B in bar:
                 out = self.train_step(real_A.to(self.device), real_B.to(self.device))
@@ -255,16 +275,21 @@ class CycleGAN_Solver:
                 if max_steps is not None and steps >= max_steps:
                     break
             history.append({k: v / steps for k, v in sums.items()})
-            print(f"[cyclegan] epoch {epoch + 1}/{epochs} lr {sched_G.get_last_lr()[0]:.2e} "
-                  + " ".join(f"{k} {v:.3f}" for k, v in history[-1].items()))
+            lr_now = sched_G.get_last_lr()[0]
             sched_G.step(); sched_D.step()
+            if not main:
+                continue
+            print(f"[cyclegan] epoch {epoch + 1}/{epochs} lr {lr_now:.2e} "
+                  + " ".join(f"{k} {v:.3f}" for k, v in history[-1].items()))
             self.save_grid(show_A, show_B, img_dir / f"epoch_{epoch + 1:03d}.png")
             save_training_state(ckpt_dir / "last.pth", epoch + 1, parts)
             if (epoch + 1) % save_every == 0:
                 for name, net in self.networks().items():
                     save_checkpoint(net, ckpt_dir / f"{name}_epoch_{epoch + 1:03d}.pth")
-        for name, net in self.networks().items():
-            save_checkpoint(net, ckpt_dir / f"{name}_final.pth")
+        self.distribute(wrap=False)
+        if main:
+            for name, net in self.networks().items():
+                save_checkpoint(net, ckpt_dir / f"{name}_final.pth")
         return history
 
     # -- evaluation (given) --------------------------------------------------------------
@@ -378,8 +403,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", default="all", choices=("all", "none"),
                         help="none: translate and score against ground truth only (no Inception weights)")
     parser.add_argument("--weights", default=None, help="FID Inception weights file")
+    add_distributed_arguments(parser)
     args = parser.parse_args(argv)
-    device = get_device(args.device)
+    device = init_distributed(args.device)       # torchrun: this process's device; a plain run: as always
+    lr = scaled_lr(args)
     if args.n_blocks is not None and args.n_blocks < 1:
         parser.error(f"--n_blocks must be at least 1, got {args.n_blocks}")
     settings = {"dataset": "summer2winter", "dataroot": None, "image_size": 256, "n_blocks": 6}
@@ -391,18 +418,20 @@ def main(argv: list[str] | None = None) -> None:
     if args.dataroot and not args.dataset:
         settings["dataset"] = Path(args.dataroot).name
     settings.update({k: v for k, v in vars(args).items() if k in settings and v is not None})
-    if not args.train:
+    if not args.train and is_main_process():
         data = f"--dataroot {settings['dataroot']}" if settings["dataroot"] else f"--dataset {settings['dataset']}"
         print(f"evaluating {data} --image_size {settings['image_size']} --n_blocks {settings['n_blocks']}")
     workers = default_workers(device) if args.num_workers is None else args.num_workers
-    solver = CycleGAN_Solver(args.lr, args.batch_size, workers, device, dataset=settings["dataset"],
+    solver = CycleGAN_Solver(lr, args.batch_size, workers, device, dataset=settings["dataset"],
                              image_size=int(settings["image_size"]), results_dir=args.results, seed=args.seed,
                              pool_size=args.pool_size, dataroot=settings["dataroot"], n_blocks=int(settings["n_blocks"]))
     if args.train:
         solver.train(args.epochs, resume=args.resume, max_steps=args.max_steps, save_every=args.save_every)
-        print(f"checkpoints: {solver.out_dir / 'checkpoints'}  image grids: {solver.out_dir / 'images'}")
-    else:
+        if is_main_process():
+            print(f"checkpoints: {solver.out_dir / 'checkpoints'}  image grids: {solver.out_dir / 'images'}")
+    elif is_main_process():                   # evaluation is one process's job, under torchrun too
         solver.test(args.metrics, args.weights)
+    close_distributed()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import torchvision.transforms as T
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from util import KitError
+from util import KitError, world_size
 
 DATA_ROOT = Path(os.environ.get("GAN_KIT_DATA", Path(__file__).resolve().parent / "data"))
 IMG_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -189,5 +189,9 @@ def create_dataloader(dataset: str = "cifar10", batch_size: int = 64, num_worker
             raise
         test_set = create_dataset(dataset, True, image_size, dataroot)
     kwargs = dict(batch_size=batch_size, num_workers=num_workers, pin_memory=torch.cuda.is_available())
-    return (DataLoader(train_set, shuffle=True, drop_last=True, **kwargs),
+    sampler = None
+    if world_size() > 1:     # torchrun: each process its own 1/W of every epoch (set_epoch reshuffles)
+        from torch.utils.data.distributed import DistributedSampler
+        sampler = DistributedSampler(train_set, shuffle=True, drop_last=True)
+    return (DataLoader(train_set, shuffle=sampler is None, sampler=sampler, drop_last=True, **kwargs),
             DataLoader(test_set, shuffle=False, **kwargs))

@@ -16,9 +16,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from util import (KitError, cli_main, conv, deconv, default_workers, get_device, load_checkpoint,
-                  load_training_state, run_settings, save_checkpoint, save_image_grid, save_images,
-                  save_run_settings, save_training_state, set_seed, str2bool)
+from util import (KitError, add_distributed_arguments, cli_main, close_distributed, conv, deconv, default_workers,
+                  distributed, get_device, init_distributed, is_main_process, load_checkpoint, load_training_state,
+                  rank, run_settings, save_checkpoint, save_image_grid, save_images, save_run_settings,
+                  save_training_state, scaled_lr, set_seed, str2bool, unwrap)
 
 GAN_TYPES = ("gan", "lsgan", "wgan", "wgan-gp")
 LATENT_DIM = 256
@@ -186,22 +187,34 @@ class DCGAN_Solver:
         # END SOLUTION
 
     # -- training loop and evaluation (given) ------------------------------------------
+    def distribute(self, sync_bn: bool = False) -> None:
+        """Under torchrun: G and D as DistributedDataParallel, BatchNorm per process (the DCGAN default:
+        statistics of this process's batch) or, with sync_bn, over all processes' batches (GPUs only).
+        A plain run: nothing changes."""
+        self.G, self.D = distributed(self.G, self.device, sync_bn), distributed(self.D, self.device, sync_bn)
+
     def train(self, epochs: int, save_every: int = 10, resume: bool = False,
-              max_steps: int | None = None) -> list[tuple[float, float]]:
-        """Train for `epochs` epochs; returns the mean (lossD, lossG) of each epoch."""
+              max_steps: int | None = None, sync_bn: bool = False) -> list[tuple[float, float]]:
+        """Train for `epochs` epochs; returns the mean (lossD, lossG) of each epoch (this process's).
+        Under torchrun every process trains on its share of each epoch; process 0 alone prints and writes."""
         from dataloader import create_dataloader
-        set_seed(self.seed)
+        set_seed(self.seed + rank())                  # each process its own noise; DDP copies process 0's weights
         loader, _ = create_dataloader(self.dataset, self.batch_size, self.num_workers)
         ckpt_dir, img_dir = self.out_dir / "checkpoints", self.out_dir / "images"
         parts = {"G": self.G, "D": self.D, "optim_G": self.optim_G, "optim_D": self.optim_D}
         start = load_training_state(ckpt_dir / "last.pth", parts, self.device) if resume else 0
-        save_run_settings(ckpt_dir, dataset=self.dataset)
+        self.distribute(sync_bn)
+        main = is_main_process()
+        if main:
+            save_run_settings(ckpt_dir, dataset=self.dataset)
         fixed_z = torch.randn(64, LATENT_DIM, generator=torch.Generator().manual_seed(1234)).to(self.device)
         history = []
         for epoch in range(start, epochs):
             self.G.train(); self.D.train()
+            if hasattr(loader.sampler, "set_epoch"):
+                loader.sampler.set_epoch(epoch)
             sums, steps = [0.0, 0.0], 0
-            bar = tqdm(loader, desc=f"{self.type} epoch {epoch + 1}/{epochs}", leave=False,
+            bar = tqdm(loader, desc=f"{self.type} epoch {epoch + 1}/{epochs}", leave=False, disable=not main,
                        total=len(loader) if max_steps is None else min(len(loader), max_steps))
             for batch in bar:
                 real = (batch[0] if isinstance(batch, (list, tuple)) else batch).to(self.device)
@@ -211,15 +224,19 @@ class DCGAN_Solver:
                 if max_steps is not None and steps >= max_steps:
                     break
             history.append((sums[0] / steps, sums[1] / steps))
+            if not main:
+                continue
             print(f"[{self.type}] epoch {epoch + 1}/{epochs}  lossD {history[-1][0]:.4f}  lossG {history[-1][1]:.4f}")
             self.G.eval()
             with torch.no_grad():
-                save_image_grid(self.G(fixed_z), img_dir / f"epoch_{epoch + 1:03d}.png")
+                save_image_grid(unwrap(self.G)(fixed_z), img_dir / f"epoch_{epoch + 1:03d}.png")
             save_training_state(ckpt_dir / "last.pth", epoch + 1, parts)
             if (epoch + 1) % save_every == 0:
                 save_checkpoint(self.G, ckpt_dir / f"G_epoch_{epoch + 1:03d}.pth")
-        save_checkpoint(self.G, ckpt_dir / "G_final.pth")
-        save_checkpoint(self.D, ckpt_dir / "D_final.pth")
+        self.G, self.D = unwrap(self.G), unwrap(self.D)
+        if main:
+            save_checkpoint(self.G, ckpt_dir / "G_final.pth")
+            save_checkpoint(self.D, ckpt_dir / "D_final.pth")
         return history
 
     @torch.no_grad()
@@ -309,19 +326,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", default="all", choices=("all", "none"),
                         help="none: only write samples (no Inception weights needed)")
     parser.add_argument("--weights", default=None, help="path to the FID Inception weights file")
+    add_distributed_arguments(parser, sync_bn=True)
     args = parser.parse_args(argv)
-    device = get_device(args.device)
+    device = init_distributed(args.device)       # torchrun: this process's device; a plain run: as always
+    lr = scaled_lr(args)
     workers = default_workers(device) if args.num_workers is None else args.num_workers
-    solver = DCGAN_Solver(args.gan_type, args.lr, args.batch_size, workers, device,
+    solver = DCGAN_Solver(args.gan_type, lr, args.batch_size, workers, device,
                           dataset=args.dataset or "cifar10", results_dir=args.results, seed=args.seed)
     if not args.train and args.dataset is None:
         solver.dataset = run_settings(solver.out_dir / "checkpoints").get("dataset", solver.dataset)
         print(f"evaluating for --dataset {solver.dataset} (what training recorded; pass --dataset to change)")
     if args.train:
-        solver.train(args.epochs, save_every=args.save_every, resume=args.resume, max_steps=args.max_steps)
-        print(f"checkpoints: {solver.out_dir / 'checkpoints'}  sample grids: {solver.out_dir / 'images'}")
-    else:
+        solver.train(args.epochs, save_every=args.save_every, resume=args.resume, max_steps=args.max_steps,
+                     sync_bn=args.sync_bn)
+        if is_main_process():
+            print(f"checkpoints: {solver.out_dir / 'checkpoints'}  sample grids: {solver.out_dir / 'images'}")
+    elif is_main_process():                   # evaluation is one process's job, under torchrun too
         solver.test(args.num_samples, metrics=args.metrics, weights=args.weights)
+    close_distributed()
 
 
 if __name__ == "__main__":

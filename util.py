@@ -102,8 +102,8 @@ def _torch_save_atomic(obj: object, path: str | Path) -> None:
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, device: torch.device | str | None = None) -> None:
-    """Save a model's state_dict (on the CPU, so it loads anywhere). Written atomically."""
-    _torch_save_atomic({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
+    """Save a model's state_dict (on the CPU, so it loads anywhere; never a DDP wrapper's). Written atomically."""
+    _torch_save_atomic({k: v.detach().cpu() for k, v in unwrap(model).state_dict().items()}, path)
 
 
 def load_checkpoint(model: nn.Module, path: str | Path, device: torch.device | str | None = None) -> nn.Module:
@@ -209,6 +209,92 @@ class ImagePool:
             else:
                 out.append(image)
         return torch.cat(out, 0)
+
+
+# ----------------------------------------------------------------------------- several processes (torchrun)
+def world_size() -> int:
+    import torch.distributed as dist
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    import torch.distributed as dist
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def is_main_process() -> bool:
+    """The one process that prints, shows progress and writes grids and checkpoints."""
+    return rank() == 0
+
+
+def init_distributed(device: torch.device | str | None = None) -> torch.device:
+    """Under torchrun (WORLD_SIZE > 1): join the process group (NCCL on GPUs, gloo on the CPU) and
+    return this process's device (cuda:LOCAL_RANK). A plain `python` run: get_device(device), nothing else."""
+    import torch.distributed as dist
+    device = get_device(device)
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device
+
+
+def close_distributed() -> None:
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def distributed(net: nn.Module, device: torch.device, sync_bn: bool = False) -> nn.Module:
+    """`net` as DistributedDataParallel when several processes train (else `net` itself): gradients are
+    averaged over processes, so W processes of batch b step like one process of batch W*b whenever the
+    network has no BatchNorm (or with sync_bn: BatchNorm statistics over all W*b images)."""
+    if world_size() == 1:
+        return net
+    from torch.nn.parallel import DistributedDataParallel
+    if sync_bn:
+        if device.type != "cuda":
+            raise KitError("--sync_bn true needs GPUs: torch's SyncBatchNorm runs on CUDA only")
+        net = nn.SyncBatchNorm.convert_sync_batchnorm(net)     # keeps the same Parameter objects
+    return DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def unwrap(net: nn.Module) -> nn.Module:
+    """The network inside a DistributedDataParallel wrapper (what checkpoints and grids use)."""
+    return getattr(net, "module", net) if type(net).__name__ == "DistributedDataParallel" else net
+
+
+def add_distributed_arguments(parser: argparse.ArgumentParser, sync_bn: bool = False) -> None:
+    """The flags of a torchrun run (both solvers)."""
+    parser.add_argument("--base_lr", type=float, default=None,
+                        help="linear scaling rule: the lr of the reference setting (with --base_batch); the lr "
+                             "used is base_lr x (processes x --batch_size) / base_batch, and it is printed")
+    parser.add_argument("--base_batch", type=int, default=None, help="the global batch of the reference setting")
+    if sync_bn:
+        parser.add_argument("--sync_bn", type=str2bool, default=False,
+                            help="torchrun only: BatchNorm statistics over all processes' batches (GPUs only); "
+                                 "default false: each process normalises its own batch (the DCGAN default)")
+
+
+def scaled_lr(args: argparse.Namespace) -> float:
+    """--lr, or the linear scaling rule (Goyal et al., 2017) when --base_lr and --base_batch are given:
+    the lr grows in proportion to the global batch (processes x per-process batch)."""
+    if (args.base_lr is None) != (args.base_batch is None):
+        raise KitError("--base_lr and --base_batch go together (the reference setting's lr and global batch)")
+    if args.base_lr is None:
+        return args.lr
+    if args.base_batch < 1:
+        raise KitError(f"--base_batch must be at least 1, got {args.base_batch}")
+    global_batch = world_size() * args.batch_size
+    lr = args.base_lr * global_batch / args.base_batch
+    if is_main_process():
+        print(f"linear scaling rule: global batch {world_size()} x {args.batch_size} = {global_batch} "
+              f"(base {args.base_batch}): lr {args.base_lr:g} x {global_batch}/{args.base_batch} = {lr:g}")
+    return lr
 
 
 # ----------------------------------------------------------------------------- training state
