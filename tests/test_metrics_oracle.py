@@ -80,7 +80,16 @@ def test_weights_load_strictly_into_both_networks_and_features_agree(random_weig
     torch.testing.assert_close(single, p_ours, rtol=0, atol=1e-5)
 
 
-def test_is_and_fid_on_folders_match_torch_fidelity(random_weights, image_folders):
+@pytest.fixture(scope="module")
+def kit_fid(random_weights, image_folders) -> float:
+    """The kit's FID between the two folders (uint8 and float inputs, an odd batch size), computed once."""
+    a, b = image_folders
+    net = inception.load_fid_inception(random_weights)
+    with pytest.warns(UserWarning, match="singular"):
+        return fid.fid_between(FolderDataset(a, T.PILToTensor()), FolderDataset(b), batch_size=7, net=net)
+
+
+def test_is_and_fid_on_folders_match_torch_fidelity(random_weights, image_folders, kit_fid):
     a, b = image_folders
     ref = torch_fidelity.calculate_metrics(input1=str(a), input2=str(b), isc=True, fid=True, verbose=False,
                                            feature_extractor_weights_path=str(random_weights), isc_splits=3,
@@ -90,12 +99,10 @@ def test_is_and_fid_on_folders_match_torch_fidelity(random_weights, image_folder
     score, std = isc.Inception_Score(FolderDataset(a, uint8), batch_size=5).compute_score(splits=3, net=net)
     assert score == pytest.approx(ref["inception_score_mean"], rel=1e-6)
     assert std == pytest.approx(ref["inception_score_std"], rel=1e-5)
-    with pytest.warns(UserWarning, match="singular"):
-        ours = fid.fid_between(FolderDataset(a, uint8), FolderDataset(b), batch_size=7, net=net)
-    assert ours == pytest.approx(ref["frechet_inception_distance"], rel=1e-6)
+    assert kit_fid == pytest.approx(ref["frechet_inception_distance"], rel=1e-6)
 
 
-def test_metric_clis_on_folders(random_weights, image_folders):
+def test_metric_clis_on_folders(random_weights, image_folders, kit_fid):
     import subprocess
     import sys
     from pathlib import Path
@@ -104,10 +111,7 @@ def test_metric_clis_on_folders(random_weights, image_folders):
     out = subprocess.run([sys.executable, str(repo / "fid.py"), str(a), str(b), "--weights", str(random_weights),
                           "--batch_size", "8"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    net = inception.load_fid_inception(random_weights)
-    with pytest.warns(UserWarning):
-        expected = fid.fid_between(FolderDataset(a, T.PILToTensor()), FolderDataset(b, T.PILToTensor()), net=net)
-    assert float(out.stdout.strip().rsplit("= ", 1)[1]) == pytest.approx(expected, rel=1e-6)
+    assert float(out.stdout.strip().rsplit("= ", 1)[1]) == pytest.approx(kit_fid, rel=1e-6)
     out = subprocess.run([sys.executable, str(repo / "inception_score.py"), str(a), "--splits", "2", "--weights",
                           str(random_weights)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and "Inception Score of" in out.stdout and "(12 images, 2 splits)" in out.stdout
