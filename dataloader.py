@@ -40,12 +40,13 @@ def downloadable_cyclegan_datasets() -> tuple[str, ...]:
     return tuple(line for line in lines if line and not line.startswith("#"))
 
 
+DOWNLOADABLE = downloadable_cyclegan_datasets()
 # --dataset name -> folder under DATA_ROOT ('summer2winter' is the homework's short name)
 CYCLEGAN_DATASETS = {"summer2winter": "summer2winter_yosemite", "seasons": "seasons",
-                     **{name: name for name in downloadable_cyclegan_datasets()}}
+                     **{name: name for name in DOWNLOADABLE}}
 CYCLEGAN_SPLITS = {True: ("trainA", "trainB"), False: ("testA", "testB")}
 HOW_TO_GET = {
-    **{name: f"bash data/download_dataset.sh {name}" for name in downloadable_cyclegan_datasets()},
+    **{name: f"bash data/download_dataset.sh {name}" for name in DOWNLOADABLE},
     "summer2winter_yosemite": "bash data/download_dataset.sh summer2winter_yosemite "
                               "(or train offline on the synthetic set: --dataset seasons)",
     "seasons": "python data/make_offline_data.py   (or: make data)",
@@ -182,12 +183,8 @@ def create_dataloader(dataset: str = "cifar10", batch_size: int = 64, num_worker
     """(train loader, test loader) for a named dataset or CycleGAN folder; the train loader shuffles.
     A CycleGAN folder without testA/ and testB/ is shown its own training images as test images."""
     train_set = create_dataset(dataset, True, image_size, dataroot)
-    try:
-        test_set = create_dataset(dataset, False, image_size, dataroot)
-    except KitError:
-        if dataroot is None:
-            raise
-        test_set = create_dataset(dataset, True, image_size, dataroot)
+    has_test = dataroot is None or all((Path(dataroot) / split).is_dir() for split in CYCLEGAN_SPLITS[False])
+    test_set = create_dataset(dataset, not has_test, image_size, dataroot)
     kwargs = dict(batch_size=batch_size, num_workers=num_workers, pin_memory=torch.cuda.is_available())
     sampler = None
     if world_size() > 1:     # torchrun: each process its own 1/W of every epoch (set_epoch reshuffles)

@@ -265,7 +265,7 @@ def distributed(net: nn.Module, device: torch.device, sync_bn: bool = False) -> 
 
 def unwrap(net: nn.Module) -> nn.Module:
     """The network inside a DistributedDataParallel wrapper (what checkpoints and grids use)."""
-    return getattr(net, "module", net) if type(net).__name__ == "DistributedDataParallel" else net
+    return net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
 
 
 def add_distributed_arguments(parser: argparse.ArgumentParser, sync_bn: bool = False) -> None:
