@@ -30,12 +30,13 @@ data: setup
 demo: setup
 	bash scripts/demo.sh
 
-# the kit's tests without the end-to-end grading runs (those: make e2e; CI runs both)
+# the kit's tests without the end-to-end runs (those: make e2e; CI runs both); one pytest worker per
+# core (pytest-xdist), a test file per worker, one torch thread each (tests/conftest.py)
 test: setup
-	$(PYTHON) -m pytest tests -q -m "not e2e"
+	$(PYTHON) -m pytest tests -q -m "not e2e" -n auto --dist loadfile
 
 # whole submissions graded end to end: batch + sandbox + hostile submissions, Gradescope, grader
-# errors, and verify's full corpus (~30 min on 2 cores)
+# errors, verify's full corpus, and the compiled fast path (~35 min on 2 cores)
 e2e: setup
 	$(PYTHON) -m pytest tests -q -m e2e
 

@@ -20,10 +20,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from util import (ImagePool, KitError, add_distributed_arguments, cli_main, close_distributed, conv, deconv,
-                  default_workers, distributed, get_device, init_distributed, is_main_process, load_checkpoint,
-                  load_training_state, rank, run_settings, save_checkpoint, save_image_grid, save_images,
-                  save_run_settings, save_training_state, scaled_lr, set_seed, str2bool, unwrap, world_size)
+from util import (FastPath, ImagePool, KitError, add_distributed_arguments, add_fast_argument, cli_main,
+                  close_distributed, conv, deconv, default_workers, distributed, get_device, init_distributed,
+                  is_main_process, load_checkpoint, load_training_state, rank, run_settings, save_checkpoint,
+                  save_image_grid, save_images, save_run_settings, save_training_state, scaled_lr, set_seed, str2bool,
+                  unwrap, world_size)
 
 LAMBDA_CYCLE = 10.0
 LAMBDA_IDENTITY = 5.0
@@ -214,6 +215,8 @@ class CycleGAN_Solver:
         return {"G": losses["total"].item(), "adv": losses["adv"].item(), "cycle": losses["cycle"].item(),
                 "idt": losses["identity"].item(), "D_A": loss_D_A.item(), "D_B": loss_D_B.item()}
 
+    network_attributes = ("netG_A2B", "netG_B2A", "netD_A", "netD_B")
+
     def networks(self) -> dict[str, nn.Module]:
         return {"G_A2B": self.netG_A2B, "G_B2A": self.netG_B2A, "D_A": self.netD_A, "D_B": self.netD_B}
 
@@ -223,9 +226,14 @@ class CycleGAN_Solver:
         process of batch W*b. Each process keeps its own image history of its own fakes (50 each): every
         discriminator update still sees, per image, a fake from the latest generator or one of that
         process's 50 previous ones, as in the paper; the pool is just not shared."""
-        for name in ("netG_A2B", "netG_B2A", "netD_A", "netD_B"):
+        for name in self.network_attributes:
             net = getattr(self, name)
             setattr(self, name, distributed(net, self.device) if wrap else unwrap(net))
+
+    def fast_path(self, fast: bool | None = None) -> FastPath:
+        """The training loop's speed-ups (util.FastPath; default: on with CUDA)."""
+        return FastPath(self, list(self.network_attributes), ["optim_G", "optim_D"], ["pool_A", "pool_B"],
+                        enabled=self.device.type == "cuda" if fast is None else fast)
 
     @torch.no_grad()
     def save_grid(self, real_A: torch.Tensor, real_B: torch.Tensor, path: Path) -> Path:
@@ -237,7 +245,7 @@ class CycleGAN_Solver:
         return save_image_grid(torch.cat(rows), path, nrow=len(real_A))
 
     def train(self, epochs: int, resume: bool = False, max_steps: int | None = None,
-              save_every: int = 10) -> list[dict[str, float]]:
+              save_every: int = 10, fast: bool | None = None) -> list[dict[str, float]]:
         """Train for `epochs` epochs; lr constant for the first half, then linear decay to 0."""
         from dataloader import create_dataloader
         set_seed(self.seed + rank())                  # each process its own crops, flips and pool draws
@@ -250,6 +258,7 @@ class CycleGAN_Solver:
                  "sched_G": sched_G, "sched_D": sched_D}
         start = load_training_state(ckpt_dir / "last.pth", parts, self.device) if resume else 0
         self.distribute()
+        fast_path = self.fast_path(fast)
         main = is_main_process()
         if main:
             save_run_settings(ckpt_dir, dataset=self.dataset, image_size=self.image_size, n_blocks=self.n_blocks,
@@ -268,7 +277,7 @@ class CycleGAN_Solver:
             bar = tqdm(loader, desc=f"cyclegan epoch {epoch + 1}/{epochs}", leave=False, disable=not main,
                        total=len(loader) if max_steps is None else min(len(loader), max_steps))
             for real_A, real_B in bar:
-                out = self.train_step(real_A.to(self.device), real_B.to(self.device))
+                out = fast_path.step(self.train_step, real_A.to(self.device), real_B.to(self.device))
                 steps += 1
                 sums = {k: sums.get(k, 0.0) + v for k, v in out.items()}
                 bar.set_postfix({k: f"{v / steps:.3f}" for k, v in sums.items()})
@@ -286,6 +295,7 @@ class CycleGAN_Solver:
             if (epoch + 1) % save_every == 0:
                 for name, net in self.networks().items():
                     save_checkpoint(net, ckpt_dir / f"{name}_epoch_{epoch + 1:03d}.pth")
+        fast_path.off()
         self.distribute(wrap=False)
         if main:
             for name, net in self.networks().items():
@@ -394,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="training crop / test size, default 256 (on a CPU try 64); --train false: what training used")
     parser.add_argument("--device", default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num_workers", type=int, default=None, help="loader workers (default: 2 on a GPU, 0 on CPU)")
+    parser.add_argument("--num_workers", type=int, default=None, help="loader workers (default: up to 4 beside a GPU, 0 on a CPU)")
     parser.add_argument("--pool_size", type=int, default=50, help="image history size (0: latest fakes)")
     parser.add_argument("--resume", type=str2bool, default=False)
     parser.add_argument("--max_steps", type=int, default=None, help="cap on steps per epoch (quick runs)")
@@ -404,6 +414,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="none: translate and score against ground truth only (no Inception weights)")
     parser.add_argument("--weights", default=None, help="FID Inception weights file")
     add_distributed_arguments(parser)
+    add_fast_argument(parser)
     args = parser.parse_args(argv)
     device = init_distributed(args.device)       # torchrun: this process's device; a plain run: as always
     lr = scaled_lr(args)
@@ -426,7 +437,8 @@ def main(argv: list[str] | None = None) -> None:
                              image_size=int(settings["image_size"]), results_dir=args.results, seed=args.seed,
                              pool_size=args.pool_size, dataroot=settings["dataroot"], n_blocks=int(settings["n_blocks"]))
     if args.train:
-        solver.train(args.epochs, resume=args.resume, max_steps=args.max_steps, save_every=args.save_every)
+        solver.train(args.epochs, resume=args.resume, max_steps=args.max_steps, save_every=args.save_every,
+                     fast=args.fast)
         if is_main_process():
             print(f"checkpoints: {solver.out_dir / 'checkpoints'}  image grids: {solver.out_dir / 'images'}")
     elif is_main_process():                   # evaluation is one process's job, under torchrun too

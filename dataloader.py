@@ -190,5 +190,7 @@ def create_dataloader(dataset: str = "cifar10", batch_size: int = 64, num_worker
     if world_size() > 1:     # torchrun: each process its own 1/W of every epoch (set_epoch reshuffles)
         from torch.utils.data.distributed import DistributedSampler
         sampler = DistributedSampler(train_set, shuffle=True, drop_last=True)
-    return (DataLoader(train_set, shuffle=sampler is None, sampler=sampler, drop_last=True, **kwargs),
+    # workers: kept across epochs (no respawn per epoch) with 4 batches each in flight
+    keep = dict(persistent_workers=True, prefetch_factor=4) if num_workers > 0 else {}
+    return (DataLoader(train_set, shuffle=sampler is None, sampler=sampler, drop_last=True, **kwargs, **keep),
             DataLoader(test_set, shuffle=False, **kwargs))

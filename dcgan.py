@@ -16,10 +16,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from util import (KitError, add_distributed_arguments, cli_main, close_distributed, conv, deconv, default_workers,
-                  distributed, get_device, init_distributed, is_main_process, load_checkpoint, load_training_state,
-                  rank, run_settings, save_checkpoint, save_image_grid, save_images, save_run_settings,
-                  save_training_state, scaled_lr, set_seed, str2bool, unwrap)
+from util import (FastPath, KitError, add_distributed_arguments, add_fast_argument, cli_main, close_distributed, conv,
+                  deconv, default_workers, distributed, get_device, init_distributed, is_main_process,
+                  load_checkpoint, load_training_state, rank, run_settings, save_checkpoint, save_image_grid,
+                  save_images, save_run_settings, save_training_state, scaled_lr, set_seed, str2bool, unwrap)
 
 GAN_TYPES = ("gan", "lsgan", "wgan", "wgan-gp")
 LATENT_DIM = 256
@@ -193,8 +193,14 @@ class DCGAN_Solver:
         A plain run: nothing changes."""
         self.G, self.D = distributed(self.G, self.device, sync_bn), distributed(self.D, self.device, sync_bn)
 
-    def train(self, epochs: int, save_every: int = 10, resume: bool = False,
-              max_steps: int | None = None, sync_bn: bool = False) -> list[tuple[float, float]]:
+    def fast_path(self, fast: bool | None = None) -> FastPath:
+        """The training loop's speed-ups (util.FastPath; default: on with CUDA). wgan-gp compiles G only:
+        torch.compile does not take the double backward of the gradient penalty through D."""
+        return FastPath(self, ["G"] if self.type == "wgan-gp" else ["G", "D"], ["optim_G", "optim_D"],
+                        enabled=self.device.type == "cuda" if fast is None else fast)
+
+    def train(self, epochs: int, save_every: int = 10, resume: bool = False, max_steps: int | None = None,
+              sync_bn: bool = False, fast: bool | None = None) -> list[tuple[float, float]]:
         """Train for `epochs` epochs; returns the mean (lossD, lossG) of each epoch (this process's).
         Under torchrun every process trains on its share of each epoch; process 0 alone prints and writes."""
         from dataloader import create_dataloader
@@ -204,6 +210,7 @@ class DCGAN_Solver:
         parts = {"G": self.G, "D": self.D, "optim_G": self.optim_G, "optim_D": self.optim_D}
         start = load_training_state(ckpt_dir / "last.pth", parts, self.device) if resume else 0
         self.distribute(sync_bn)
+        fast_path = self.fast_path(fast)
         main = is_main_process()
         if main:
             save_run_settings(ckpt_dir, dataset=self.dataset)
@@ -218,7 +225,7 @@ class DCGAN_Solver:
                        total=len(loader) if max_steps is None else min(len(loader), max_steps))
             for batch in bar:
                 real = (batch[0] if isinstance(batch, (list, tuple)) else batch).to(self.device)
-                loss_D, loss_G = self.train_step(real)
+                loss_D, loss_G = fast_path.step(self.train_step, real)
                 sums[0] += loss_D; sums[1] += loss_G; steps += 1
                 bar.set_postfix(lossD=f"{sums[0] / steps:.4f}", lossG=f"{sums[1] / steps:.4f}")
                 if max_steps is not None and steps >= max_steps:
@@ -233,6 +240,7 @@ class DCGAN_Solver:
             save_training_state(ckpt_dir / "last.pth", epoch + 1, parts)
             if (epoch + 1) % save_every == 0:
                 save_checkpoint(self.G, ckpt_dir / f"G_epoch_{epoch + 1:03d}.pth")
+        fast_path.off()
         self.G, self.D = unwrap(self.G), unwrap(self.D)
         if main:
             save_checkpoint(self.G, ckpt_dir / "G_final.pth")
@@ -316,7 +324,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="default cifar10; --train false: what training used (checkpoints/run.json)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num_workers", type=int, default=None, help="loader workers (default: 2 on a GPU, 0 on CPU)")
+    parser.add_argument("--num_workers", type=int, default=None, help="loader workers (default: up to 4 beside a GPU, 0 on a CPU)")
     parser.add_argument("--num_samples", type=int, default=1000,
                         help="samples for the evaluation: IS over 10 splits (the grader re-checks one split)")
     parser.add_argument("--save_every", type=int, default=10, help="epochs between checkpoints")
@@ -327,6 +335,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="none: only write samples (no Inception weights needed)")
     parser.add_argument("--weights", default=None, help="path to the FID Inception weights file")
     add_distributed_arguments(parser, sync_bn=True)
+    add_fast_argument(parser)
     args = parser.parse_args(argv)
     device = init_distributed(args.device)       # torchrun: this process's device; a plain run: as always
     lr = scaled_lr(args)
@@ -338,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"evaluating for --dataset {solver.dataset} (what training recorded; pass --dataset to change)")
     if args.train:
         solver.train(args.epochs, save_every=args.save_every, resume=args.resume, max_steps=args.max_steps,
-                     sync_bn=args.sync_bn)
+                     sync_bn=args.sync_bn, fast=args.fast)
         if is_main_process():
             print(f"checkpoints: {solver.out_dir / 'checkpoints'}  sample grids: {solver.out_dir / 'images'}")
     elif is_main_process():                   # evaluation is one process's job, under torchrun too

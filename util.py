@@ -142,9 +142,11 @@ def run_settings(ckpt_dir: str | Path) -> dict:
 
 # ----------------------------------------------------------------------------- runtime
 def default_workers(device: torch.device) -> int:
-    """Loader workers when none are asked for: 2 beside a GPU; 0 on a CPU, whose cores already run
-    torch's threads (2 workers + 2 threads on a 2-core machine made a step 4x slower)."""
-    return 2 if device.type == "cuda" else 0
+    """Loader workers when none are asked for. On a CPU 0: its cores already run torch's threads (2
+    workers + 2 threads on a 2-core machine made a step 4x slower). Beside a GPU up to 4, leaving a core
+    for the training loop: a worker core decodes and augments ~40 256px CycleGAN pairs/s
+    (benchmarks/bench_loader.py), and the fast path's CycleGAN step wants about that many."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1)) if device.type == "cuda" else 0
 
 
 def set_seed(seed: int) -> None:
@@ -200,12 +202,12 @@ class ImagePool:
         for image in images.detach():
             image = image.unsqueeze(0)
             if len(self.images) < self.pool_size:
-                self.images.append(image)
+                self.images.append(image.clone())        # a copy: the fast path's CUDA graphs reuse fakes' memory
                 out.append(image)
             elif random.random() > 0.5:
                 idx = random.randrange(self.pool_size)
                 out.append(self.images[idx].clone())
-                self.images[idx] = image
+                self.images[idx] = image.clone()
             else:
                 out.append(image)
         return torch.cat(out, 0)
@@ -264,8 +266,14 @@ def distributed(net: nn.Module, device: torch.device, sync_bn: bool = False) -> 
 
 
 def unwrap(net: nn.Module) -> nn.Module:
-    """The network inside a DistributedDataParallel wrapper (what checkpoints and grids use)."""
-    return net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
+    """The network inside DistributedDataParallel and torch.compile wrappers (what checkpoints and grids use)."""
+    while True:
+        if isinstance(net, nn.parallel.DistributedDataParallel):
+            net = net.module
+        elif getattr(net, "_orig_mod", None) is not None:          # torch.compile's OptimizedModule
+            net = net._orig_mod
+        else:
+            return net
 
 
 def add_distributed_arguments(parser: argparse.ArgumentParser, sync_bn: bool = False) -> None:
@@ -316,6 +324,105 @@ def load_training_state(path: str | Path, parts: dict[str, nn.Module | torch.opt
     for name, part in parts.items():
         part.load_state_dict(state[name])
     return int(state["epoch"])
+
+
+# ----------------------------------------------------------------------------- fast path (given)
+class FastPath:
+    """Speed-ups of the given training loops for launch-bound steps; nothing a student writes changes.
+
+    A step of these small networks launches hundreds of small kernels, and on a GPU the Python and
+    launch overhead, not the arithmetic, sets its time. The levers:
+      * torch.compile of each network: fused kernels (inductor), and on CUDA mode "reduce-overhead",
+        which replays each compiled graph as one CUDA graph;
+      * fused Adam: one kernel per parameter group instead of several per tensor;
+      * CUDA only: cudnn.benchmark (the fastest conv algorithm for the fixed sizes) and TF32 matmuls.
+    Everything stays float32 (no autocast: BCE on probabilities is not autocast-safe, and bf16 would
+    change what the handout's numbers mean). On by default on CUDA, off on a CPU; `--fast false` turns it off.
+
+    The first step is a trial: if it raises (code torch.compile cannot take, e.g. a double backward),
+    what it changed (weights, optimizer states, image pools, random states) is restored, every lever is
+    undone and training goes on eagerly with a one-line notice naming the reason."""
+
+    def __init__(self, solver: object, networks: list[str], optimizers: list[str], pools: list[str] = (),
+                 enabled: bool = True):
+        self.solver, self.networks, self.optimizers, self.pools = solver, list(networks), list(optimizers), list(pools)
+        self.device = solver.device
+        self.enabled, self.trial_done = enabled, not enabled
+        self.eager = {name: getattr(solver, name) for name in self.networks}
+        self.saved_flags = (torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision())
+        self.saved_groups = {name: [(g.get("fused"), g.get("foreach")) for g in getattr(solver, name).param_groups]
+                             for name in self.optimizers}
+        if enabled:
+            self._turn_on()
+
+    def _turn_on(self) -> None:
+        cuda = self.device.type == "cuda"
+        if cuda:
+            torch.backends.cudnn.benchmark = True
+            torch.set_float32_matmul_precision("high")          # TF32 matmuls (cudnn convs use TF32 already)
+        for name in self.optimizers:
+            for group in getattr(self.solver, name).param_groups:
+                group["fused"], group["foreach"] = True, False
+        mode = "reduce-overhead" if cuda else None
+        for name, net in self.eager.items():
+            setattr(self.solver, name, torch.compile(net, mode=mode))
+
+    def off(self) -> None:
+        """Back to the eager networks, unfused Adam and the global flags as they were."""
+        for name, net in self.eager.items():
+            setattr(self.solver, name, net)
+        for name, flags in self.saved_groups.items():
+            for group, (fused, foreach) in zip(getattr(self.solver, name).param_groups, flags):
+                group["fused"], group["foreach"] = fused, foreach
+        torch.backends.cudnn.benchmark, precision = self.saved_flags
+        torch.set_float32_matmul_precision(precision)
+        self.enabled = False
+
+    def _snapshot(self) -> dict:
+        import copy
+        return {"state": {name: copy.deepcopy(unwrap(getattr(self.solver, name)).state_dict())
+                          for name in self.networks + self.optimizers},
+                "pools": {name: list(getattr(self.solver, name).images) for name in self.pools},
+                "rng": (random.getstate(), torch.get_rng_state(),
+                        torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)}
+
+    def _restore(self, snapshot: dict) -> None:
+        for name in self.networks:
+            unwrap(self.eager[name]).load_state_dict(snapshot["state"][name])
+        for name in self.optimizers:
+            getattr(self.solver, name).load_state_dict(snapshot["state"][name])
+        for name, images in snapshot["pools"].items():
+            getattr(self.solver, name).images = images
+        py, cpu, cuda = snapshot["rng"]
+        random.setstate(py)
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+
+    def step(self, train_step, *args):
+        """train_step(*args) on the fast path; the first call is the trial."""
+        if self.enabled and self.device.type == "cuda":
+            torch.compiler.cudagraph_mark_step_begin()        # outputs of the last replay may be reused
+        if self.trial_done:
+            return train_step(*args)
+        snapshot = self._snapshot()
+        try:
+            out = train_step(*args)
+        except Exception as exc:            # noqa: BLE001 - any failure of the fast path means: go eager
+            self._restore(snapshot)
+            self.off()
+            out = train_step(*args)         # the student's own error, if any, surfaces here, eagerly
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+            print(f"fast path off, training eagerly: {reason[:300]}")
+        self.trial_done = True
+        return out
+
+
+def add_fast_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fast", type=str2bool, default=None,
+                        help="fast path of the training loop: torch.compile (CUDA graphs on a GPU), fused Adam, "
+                             "cudnn.benchmark, TF32 matmuls, all float32 (default: on with CUDA, off on a CPU); "
+                             "false: plain eager PyTorch")
 
 
 def cli_main(main, argv: list[str] | None = None) -> None:

@@ -1,11 +1,16 @@
 """Shared fixtures of the kit's own tests: small offline datasets made once per session."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
 
 import make_offline_data
+
+if os.environ.get("PYTEST_XDIST_WORKER"):      # `make test` runs two workers on 2 cores: one thread each
+    torch.set_num_threads(1)
 
 SMALL_SEASONS = {"trainA": 12, "trainB": 9, "testA": 4, "testB": 3}
 SMALL_SHAPES = {"train": 128, "test": 16}

@@ -13,6 +13,7 @@ import torch
 import dcgan
 import ddp_step
 import util
+from helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node"]
@@ -70,6 +71,7 @@ def test_two_processes_step_like_one_with_their_combined_batch(family, tmp_path)
         torch.testing.assert_close(ddp[key], single[key], rtol=1e-9, atol=1e-10, msg=key)
 
 
+@pytest.mark.e2e          # three torchrun launches, 6 fresh interpreters: the end-to-end tier (make e2e)
 def test_two_process_training_writes_once_resumes_and_scales_the_lr(offline_root, tmp_path):
     env = {"GAN_KIT_DATA": str(offline_root), "GAN_KIT_OFFLINE": "1"}
     common = ["--dataset", "shapes32", "--batch_size", "8", "--max_steps", "2", "--results", str(tmp_path), "--device", "cpu"]
@@ -87,9 +89,8 @@ def test_two_process_training_writes_once_resumes_and_scales_the_lr(offline_root
     assert "[gan] epoch 1/2" not in second.stdout and second.stdout.count("[gan] epoch 2/2") == 1
     assert torch.load(ckpt / "last.pth", weights_only=True)["epoch"] == 2
     # a plain one-process evaluation of what two processes trained
-    evaluated = subprocess.run([sys.executable, str(REPO / "dcgan.py"), "--train", "false", "--metrics", "none",
-                                "--num_samples", "4", "--results", str(tmp_path)], capture_output=True, text=True,
-                               cwd=tmp_path, env={**os.environ, **env}, timeout=300)
+    evaluated = run_cli("dcgan.py", "--train", "false", "--metrics", "none", "--num_samples", "4", "--results",
+                        str(tmp_path), data_root=offline_root, cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr
 
 

@@ -106,15 +106,16 @@ def test_metric_clis_on_folders(random_weights, image_folders, kit_fid):
     import subprocess
     import sys
     from pathlib import Path
+
+    from helpers import run_cli
     repo = Path(__file__).resolve().parents[1]
     a, b = image_folders
     out = subprocess.run([sys.executable, str(repo / "fid.py"), str(a), str(b), "--weights", str(random_weights),
                           "--batch_size", "8"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert float(out.stdout.strip().rsplit("= ", 1)[1]) == pytest.approx(kit_fid, rel=1e-6)
-    out = subprocess.run([sys.executable, str(repo / "inception_score.py"), str(a), "--splits", "2", "--weights",
-                          str(random_weights)], capture_output=True, text=True, timeout=300)
+    out = run_cli("inception_score.py", str(a), "--splits", "2", "--weights", str(random_weights),
+                  data_root=a.parent, cwd=a.parent)
     assert out.returncode == 0 and "Inception Score of" in out.stdout and "(12 images, 2 splits)" in out.stdout
-    missing = subprocess.run([sys.executable, str(repo / "fid.py"), str(a), str(b), "--weights", "/nope.pth"],
-                             capture_output=True, text=True, timeout=300)
+    missing = run_cli("fid.py", str(a), str(b), "--weights", "/nope.pth", data_root=a.parent, cwd=a.parent)
     assert missing.returncode == 2 and missing.stderr.startswith("error: Inception weights not found")

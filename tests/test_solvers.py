@@ -12,14 +12,9 @@ import torch
 import cyclegan
 import dcgan
 import util
+from helpers import run_cli, run_script
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def run_cli(script, *args, data_root, cwd):
-    env = {**os.environ, "GAN_KIT_DATA": str(data_root), "GAN_KIT_OFFLINE": "1"}
-    return subprocess.run([sys.executable, str(REPO / script), *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=300)
 
 
 @pytest.mark.parametrize("gan_type", dcgan.GAN_TYPES)
@@ -80,7 +75,7 @@ def test_dcgan_evaluation_without_inception_weights_names_the_fix(data_root, tmp
 
 
 def test_dcgan_cli_progress_follows_max_steps_and_evaluation_finds_the_training_dataset(data_root, tmp_path):
-    trained = run_cli("dcgan.py", "--dataset", "shapes32", "--epochs", "1", "--max_steps", "3", "--batch_size", "8",
+    trained = run_script("dcgan.py", "--dataset", "shapes32", "--epochs", "1", "--max_steps", "3", "--batch_size", "8",
                       "--results", str(tmp_path), data_root=data_root, cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert " 0/3 " in trained.stderr and f"/{len(list((data_root / 'shapes32' / 'train').iterdir())) // 8}" \
@@ -140,7 +135,7 @@ def test_cyclegan_evaluation_without_inception_weights_stops_before_translating(
 
 
 def test_cyclegan_without_checkpoints_fails_cleanly(offline_root, tmp_path):
-    result = run_cli("cyclegan.py", "--train", "false", "--dataset", "seasons", "--results", str(tmp_path),
+    result = run_script("cyclegan.py", "--train", "false", "--dataset", "seasons", "--results", str(tmp_path),
                      data_root=offline_root, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "checkpoint not found" in result.stderr and "G_A2B_final.pth" in result.stderr
