@@ -232,8 +232,7 @@ class CycleGAN_Solver:
 
     def fast_path(self, fast: bool | None = None) -> FastPath:
         """The training loop's speed-ups (util.FastPath; default: on with CUDA)."""
-        return FastPath(self, list(self.network_attributes), ["optim_G", "optim_D"], ["pool_A", "pool_B"],
-                        enabled=self.device.type == "cuda" if fast is None else fast)
+        return FastPath(self, list(self.network_attributes), ["optim_G", "optim_D"], ["pool_A", "pool_B"], enabled=fast)
 
     @torch.no_grad()
     def save_grid(self, real_A: torch.Tensor, real_B: torch.Tensor, path: Path) -> Path:
@@ -404,7 +403,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="training crop / test size, default 256 (on a CPU try 64); --train false: what training used")
     parser.add_argument("--device", default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num_workers", type=int, default=None, help="loader workers (default: up to 4 beside a GPU, 0 on a CPU)")
+    parser.add_argument("--num_workers", type=int, default=None,
+                        help="loader workers (default: up to 4 beside a GPU, 0 on a CPU)")
     parser.add_argument("--pool_size", type=int, default=50, help="image history size (0: latest fakes)")
     parser.add_argument("--resume", type=str2bool, default=False)
     parser.add_argument("--max_steps", type=int, default=None, help="cap on steps per epoch (quick runs)")

@@ -196,8 +196,7 @@ class DCGAN_Solver:
     def fast_path(self, fast: bool | None = None) -> FastPath:
         """The training loop's speed-ups (util.FastPath; default: on with CUDA). wgan-gp compiles G only:
         torch.compile does not take the double backward of the gradient penalty through D."""
-        return FastPath(self, ["G"] if self.type == "wgan-gp" else ["G", "D"], ["optim_G", "optim_D"],
-                        enabled=self.device.type == "cuda" if fast is None else fast)
+        return FastPath(self, ["G"] if self.type == "wgan-gp" else ["G", "D"], ["optim_G", "optim_D"], enabled=fast)
 
     def train(self, epochs: int, save_every: int = 10, resume: bool = False, max_steps: int | None = None,
               sync_bn: bool = False, fast: bool | None = None) -> list[tuple[float, float]]:
@@ -324,7 +323,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="default cifar10; --train false: what training used (checkpoints/run.json)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num_workers", type=int, default=None, help="loader workers (default: up to 4 beside a GPU, 0 on a CPU)")
+    parser.add_argument("--num_workers", type=int, default=None,
+                        help="loader workers (default: up to 4 beside a GPU, 0 on a CPU)")
     parser.add_argument("--num_samples", type=int, default=1000,
                         help="samples for the evaluation: IS over 10 splits (the grader re-checks one split)")
     parser.add_argument("--save_every", type=int, default=10, help="epochs between checkpoints")

@@ -344,15 +344,16 @@ class FastPath:
     undone and training goes on eagerly with a one-line notice naming the reason."""
 
     def __init__(self, solver: object, networks: list[str], optimizers: list[str], pools: list[str] = (),
-                 enabled: bool = True):
+                 enabled: bool | None = None):
         self.solver, self.networks, self.optimizers, self.pools = solver, list(networks), list(optimizers), list(pools)
         self.device = solver.device
-        self.enabled, self.trial_done = enabled, not enabled
+        self.enabled = self.device.type == "cuda" if enabled is None else enabled      # default: on with CUDA
+        self.trial_done = False
         self.eager = {name: getattr(solver, name) for name in self.networks}
         self.saved_flags = (torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision())
         self.saved_groups = {name: [(g.get("fused"), g.get("foreach")) for g in getattr(solver, name).param_groups]
                              for name in self.optimizers}
-        if enabled:
+        if self.enabled:
             self._turn_on()
 
     def _turn_on(self) -> None:
@@ -403,7 +404,7 @@ class FastPath:
         """train_step(*args) on the fast path; the first call is the trial."""
         if self.enabled and self.device.type == "cuda":
             torch.compiler.cudagraph_mark_step_begin()        # outputs of the last replay may be reused
-        if self.trial_done:
+        if not self.enabled or self.trial_done:
             return train_step(*args)
         snapshot = self._snapshot()
         try:
