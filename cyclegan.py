@@ -111,22 +111,45 @@ def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def make_generator(n_blocks: int = 6) -> nn.Module:
-    """CycleGAN_Generator with n_blocks residual blocks; for a number other than Table 2's 6, checked
-    by its parameter count, so a generator that ignores n_blocks is said, not trained in silence."""
-    if n_blocks == 6:
-        return CycleGAN_Generator()
+def attention_module():
+    """attention.py (EE898 PA2, Step 2: self-attention), imported only for a model that uses it."""
     try:
-        net = CycleGAN_Generator(n_blocks=n_blocks)
+        import attention
+    except ModuleNotFoundError as exc:
+        if exc.name != "attention":
+            raise
+        raise KitError("--attention true needs attention.py, the self-attention homework of EE898 PA2 "
+                       "(`python -m grader assign --course ee898` writes that handout)") from None
+    return attention
+
+
+def make_generator(n_blocks: int = 6, attention: bool = False) -> nn.Module:
+    """CycleGAN_Generator (or attention.py's AttentionGenerator) with n_blocks residual blocks; for a
+    number other than Table 2's 6, checked by its parameter count, so a generator that ignores
+    n_blocks is said, not trained in silence."""
+    kind = attention_module().AttentionGenerator if attention else CycleGAN_Generator
+    if n_blocks == 6:
+        return kind()
+    try:
+        net = kind(n_blocks=n_blocks)
     except TypeError as exc:
-        raise KitError(f"--n_blocks {n_blocks}: CycleGAN_Generator does not take n_blocks ({exc}); "
+        raise KitError(f"--n_blocks {n_blocks}: {kind.__name__} does not take n_blocks ({exc}); "
                        f"keep the handout's signature or train with the default 6 blocks") from None
-    expected = count_parameters(CycleGAN_Generator()) + (n_blocks - 6) * count_parameters(ResnetBlock(256))
+    expected = count_parameters(kind()) + (n_blocks - 6) * count_parameters(ResnetBlock(256))
     if count_parameters(net) != expected:
-        raise KitError(f"--n_blocks {n_blocks}: CycleGAN_Generator(n_blocks={n_blocks}) has {count_parameters(net):,} "
+        raise KitError(f"--n_blocks {n_blocks}: {kind.__name__}(n_blocks={n_blocks}) has {count_parameters(net):,} "
                        f"parameters, expected {expected:,} (6 blocks + {n_blocks - 6} x ResnetBlock(256)): "
                        f"use n_blocks where the generator builds its residual blocks")
     return net
+
+
+def make_discriminator(attention: bool = False) -> nn.Module:
+    return attention_module().AttentionDiscriminator() if attention else CycleGAN_Discriminator()
+
+
+def model_dir(results_dir: str | Path, attention: bool) -> Path:
+    """Where a model's checkpoints, grids and scores go: results/cyclegan or results/cyclegan_attention."""
+    return Path(results_dir) / ("cyclegan_attention" if attention else "cyclegan")
 
 
 def lr_factor(epoch: int, total_epochs: int) -> float:
@@ -145,18 +168,18 @@ class CycleGAN_Solver:
     def __init__(self, lr: float = 0.0002, batch_size: int = 1, num_workers: int = 1,
                  device: torch.device | str | None = None, dataset: str = "summer2winter",
                  image_size: int = 256, results_dir: str | Path = "results", seed: int = 0, pool_size: int = 50,
-                 dataroot: str | Path | None = None, n_blocks: int = 6):
+                 dataroot: str | Path | None = None, n_blocks: int = 6, attention: bool = False):
         self.lr, self.batch_size, self.num_workers = lr, batch_size, num_workers
         self.device = get_device(device)
         self.dataset, self.image_size, self.seed = dataset, image_size, seed
-        self.dataroot, self.n_blocks = dataroot, n_blocks
+        self.dataroot, self.n_blocks, self.attention = dataroot, n_blocks, attention
         if image_size % 4:
             raise KitError(f"--image_size must be divisible by 4, got {image_size}")
-        self.out_dir = Path(results_dir) / "cyclegan"
-        self.netG_A2B = make_generator(n_blocks).to(self.device)
-        self.netG_B2A = make_generator(n_blocks).to(self.device)
-        self.netD_A = CycleGAN_Discriminator().to(self.device)
-        self.netD_B = CycleGAN_Discriminator().to(self.device)
+        self.out_dir = model_dir(results_dir, attention)
+        self.netG_A2B = make_generator(n_blocks, attention).to(self.device)
+        self.netG_B2A = make_generator(n_blocks, attention).to(self.device)
+        self.netD_A = make_discriminator(attention).to(self.device)
+        self.netD_B = make_discriminator(attention).to(self.device)
         self.optim_G = torch.optim.Adam(itertools.chain(self.netG_A2B.parameters(), self.netG_B2A.parameters()),
                                         lr=lr, betas=(0.5, 0.999))
         self.optim_D = torch.optim.Adam(itertools.chain(self.netD_A.parameters(), self.netD_B.parameters()),
@@ -261,7 +284,7 @@ class CycleGAN_Solver:
         main = is_main_process()
         if main:
             save_run_settings(ckpt_dir, dataset=self.dataset, image_size=self.image_size, n_blocks=self.n_blocks,
-                              dataroot=None if self.dataroot is None else str(Path(self.dataroot).resolve()))
+                              attention=self.attention, dataroot=None if self.dataroot is None else str(Path(self.dataroot).resolve()))
         if main and world_size() > 1:
             print(f"{world_size()} processes x batch {self.batch_size}: {len(loader)} iterations an epoch; the lr "
                   f"schedule counts epochs (constant for {epochs // 2}, then linear to 0), so its length in "
@@ -333,7 +356,11 @@ class CycleGAN_Solver:
 
     def test(self, metrics: str = "all", weights: str | None = None,
              scores_file: str | Path = "inception_score.txt") -> dict:
-        """Translate the test split both ways; IS, FID both directions, and ground-truth L1/PSNR."""
+        """Translate the test split both ways; FID both directions (FID(G_A2B(test A), test B): target-like
+        source vs target; FID(G_B2A(test B), test A): source-like target vs source), the Inception Score
+        where inception_score.py is part of the homework, ground-truth L1/PSNR where the set has it, and
+        the attention maps of a model with self-attention."""
+        import importlib.util
         from dataloader import FolderDataset, check_cyclegan_root, cyclegan_root
         ckpt_dir = self.out_dir / "checkpoints"
         root = check_cyclegan_root(cyclegan_root(self.dataset, self.dataroot), train=False)
@@ -342,8 +369,9 @@ class CycleGAN_Solver:
         if metrics != "none":
             import inception
             weights = str(inception.resolve_weights(weights))   # missing weights: said before the work
+        with_is = metrics == "all" and importlib.util.find_spec("inception_score") is not None
         eval_dir = self.out_dir / "evaluation"
-        scores: dict = {"dataset": self.dataset, "image_size": self.image_size}
+        scores: dict = {"dataset": self.dataset, "image_size": self.image_size, "attention": self.attention}
         for direction, net, src, tgt in (("A2B", self.netG_A2B, "testA", "testB"),
                                          ("B2A", self.netG_B2A, "testB", "testA")):
             n = self.translate_folder(net, root / src, eval_dir / direction)
@@ -351,26 +379,38 @@ class CycleGAN_Solver:
             if (root / f"{src}_gt").is_dir():
                 entry.update(self.ground_truth_scores(eval_dir / direction, root / f"{src}_gt"))
             scores[direction] = entry
+            if self.attention:
+                entry["attention_maps"] = str(self.save_attention_maps(net, root / src, direction))
         if metrics != "none":
             import fid
             import inception
-            import inception_score
             from dataloader import cyclegan_transforms
             net = inception.load_fid_inception(weights, self.device)
             test_tf = cyclegan_transforms(self.image_size)[1]
             for direction, tgt in (("A2B", "testB"), ("B2A", "testA")):
                 fakes = FolderDataset(eval_dir / direction)
-                mean, std = inception_score.Inception_Score(fakes, device=self.device).compute_score(10, net=net)
-                scores[direction].update(inception_score=mean, inception_score_std=std,
-                                         fid=fid.fid_between(fakes, FolderDataset(root / tgt, test_tf),
-                                                             self.device, net=net))
-            inception_score.append_score_line(scores_file, "cyclegan", scores["A2B"]["inception_score"],
-                                              scores["A2B"]["inception_score_std"], scores["A2B"]["n"], splits=10,
-                                              seed=self.seed, dataset=self.dataset, size=self.image_size)
+                scores[direction]["fid"] = fid.fid_between(fakes, FolderDataset(root / tgt, test_tf), self.device, net=net)
+                if with_is:
+                    import inception_score
+                    mean, std = inception_score.Inception_Score(fakes, device=self.device).compute_score(10, net=net)
+                    scores[direction].update(inception_score=mean, inception_score_std=std)
+            scores["inception_weights"] = Path(weights).name
+            if with_is and not self.attention:           # the Testing section's claim (AI604)
+                inception_score.append_score_line(scores_file, "cyclegan", scores["A2B"]["inception_score"],
+                                                  scores["A2B"]["inception_score_std"], scores["A2B"]["n"], splits=10,
+                                                  seed=self.seed, dataset=self.dataset, size=self.image_size)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
         print(format_scores(scores))
         return scores
+
+    @torch.no_grad()
+    def save_attention_maps(self, net: nn.Module, folder: Path, direction: str, count: int = 4) -> Path:
+        """attention.py's maps of the first `count` test images of `folder` (the report's picture)."""
+        from dataloader import FolderDataset, cyclegan_transforms
+        dataset = FolderDataset(folder, cyclegan_transforms(self.image_size)[1])
+        images = torch.stack([dataset[i] for i in range(min(count, len(dataset)))]).to(self.device)
+        return attention_module().save_attention_maps(net, images, self.out_dir / f"attention_maps_{direction}.png")
 
 
 def format_scores(scores: dict) -> str:
@@ -381,6 +421,23 @@ def format_scores(scores: dict) -> str:
         lines.append(f"{direction:6s}" + "".join(f"{scores[direction][k]:>20.4f}" if isinstance(scores[direction][k], float)
                                                    else f"{scores[direction][k]:>20}" for k in keys))
     return "\n".join(lines)
+
+
+def fid_table(baseline: dict, attention: dict, path: Path) -> str:
+    """EE898's Step 3 table: FID both ways for the baseline and the self-attention model (markdown)."""
+    import inception
+    weights = {baseline.get("inception_weights"), attention.get("inception_weights")}
+    note = ("" if weights <= set(inception.WEIGHT_FILES) else
+            f"\n\nInception weights: {', '.join(sorted(map(str, weights)))}: not the official FID weights, so "
+            f"these numbers show the mechanics only and compare with no published FID.")
+    table = (f"| FID ({baseline['dataset']}, {baseline['image_size']} px, lower is better) | CycleGAN | + self-attention |\n"
+             f"|---|---|---|\n"
+             f"| target-like source vs target: FID(G_A2B(test A), test B) | {baseline['A2B']['fid']:.2f} | "
+             f"{attention['A2B']['fid']:.2f} |\n"
+             f"| source-like target vs source: FID(G_B2A(test B), test A) | {baseline['B2A']['fid']:.2f} | "
+             f"{attention['B2A']['fid']:.2f} |" + note + "\n")
+    path.write_text(table)
+    return table
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -410,8 +467,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max_steps", type=int, default=None, help="cap on steps per epoch (quick runs)")
     parser.add_argument("--save_every", type=int, default=10)
     parser.add_argument("--results", default="results")
-    parser.add_argument("--metrics", default="all", choices=("all", "none"),
-                        help="none: translate and score against ground truth only (no Inception weights)")
+    parser.add_argument("--attention", type=str2bool, default=None,
+                        help="true: the self-attention model (attention.py, EE898 PA2; results/cyclegan_attention); "
+                             "--train false without it: every model trained, and the FID table when both are")
+    parser.add_argument("--metrics", default="all", choices=("all", "fid", "none"),
+                        help="all: FID both ways (+ the Inception Score where inception_score.py is part of the "
+                             "homework); fid: FID only; none: translate and score against ground truth only "
+                             "(no Inception weights)")
     parser.add_argument("--weights", default=None, help="FID Inception weights file")
     add_distributed_arguments(parser)
     add_fast_argument(parser)
@@ -420,29 +482,40 @@ def main(argv: list[str] | None = None) -> None:
     lr = scaled_lr(args)
     if args.n_blocks is not None and args.n_blocks < 1:
         parser.error(f"--n_blocks must be at least 1, got {args.n_blocks}")
-    settings = {"dataset": "summer2winter", "dataroot": None, "image_size": 256, "n_blocks": 6}
-    if not args.train:       # evaluate what was trained: its data, size and generator, unless named here
-        recorded = run_settings(Path(args.results) / "cyclegan" / "checkpoints")
-        if args.dataset or args.dataroot:
-            recorded = {k: v for k, v in recorded.items() if k not in ("dataset", "dataroot")}
-        settings.update(recorded)
-    if args.dataroot and not args.dataset:
-        settings["dataset"] = Path(args.dataroot).name
-    settings.update({k: v for k, v in vars(args).items() if k in settings and v is not None})
-    if not args.train and is_main_process():
-        data = f"--dataroot {settings['dataroot']}" if settings["dataroot"] else f"--dataset {settings['dataset']}"
-        print(f"evaluating {data} --image_size {settings['image_size']} --n_blocks {settings['n_blocks']}")
     workers = default_workers(device) if args.num_workers is None else args.num_workers
-    solver = CycleGAN_Solver(lr, args.batch_size, workers, device, dataset=settings["dataset"],
-                             image_size=int(settings["image_size"]), results_dir=args.results, seed=args.seed,
-                             pool_size=args.pool_size, dataroot=settings["dataroot"], n_blocks=int(settings["n_blocks"]))
+
+    def solver_for(attention: bool) -> CycleGAN_Solver:
+        settings = {"dataset": "summer2winter", "dataroot": None, "image_size": 256, "n_blocks": 6}
+        if not args.train:       # evaluate what was trained: its data, size and generator, unless named here
+            recorded = run_settings(model_dir(args.results, attention) / "checkpoints")
+            if args.dataset or args.dataroot:
+                recorded = {k: v for k, v in recorded.items() if k not in ("dataset", "dataroot")}
+            settings.update({k: v for k, v in recorded.items() if k in settings})
+        if args.dataroot and not args.dataset:
+            settings["dataset"] = Path(args.dataroot).name
+        settings.update({k: v for k, v in vars(args).items() if k in settings and v is not None})
+        if not args.train and is_main_process():
+            data = f"--dataroot {settings['dataroot']}" if settings["dataroot"] else f"--dataset {settings['dataset']}"
+            print(f"evaluating {data} --image_size {settings['image_size']} --n_blocks {settings['n_blocks']}"
+                  f"{' --attention true' if attention else ''}")
+        return CycleGAN_Solver(lr, args.batch_size, workers, device, dataset=settings["dataset"],
+                               image_size=int(settings["image_size"]), results_dir=args.results, seed=args.seed,
+                               pool_size=args.pool_size, dataroot=settings["dataroot"],
+                               n_blocks=int(settings["n_blocks"]), attention=attention)
+
     if args.train:
+        solver = solver_for(bool(args.attention))
         solver.train(args.epochs, resume=args.resume, max_steps=args.max_steps, save_every=args.save_every,
                      fast=args.fast)
         if is_main_process():
             print(f"checkpoints: {solver.out_dir / 'checkpoints'}  image grids: {solver.out_dir / 'images'}")
     elif is_main_process():                   # evaluation is one process's job, under torchrun too
-        solver.test(args.metrics, args.weights)
+        trained = [a for a in (False, True) if (model_dir(args.results, a) / "checkpoints" / "G_A2B_final.pth").is_file()]
+        models = [args.attention] if args.attention is not None else trained or [False]
+        scores = [solver_for(attention).test(args.metrics, args.weights) for attention in models]
+        if len(scores) == 2 and args.metrics != "none":
+            table = fid_table(*scores, Path(args.results) / "fid_table.md")
+            print(f"\n{table}(written to {Path(args.results) / 'fid_table.md'})")
     close_distributed()
 
 

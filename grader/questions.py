@@ -19,7 +19,7 @@ import torch.nn as nn
 from grader.mocks import Affine, Critic, LinearG, PatchD
 
 _IMPORTS: dict[str, object] = {}
-STUDENT_MODULES = ("dcgan", "cyclegan", "dataloader", "inception_score", "fid")
+STUDENT_MODULES = ("dcgan", "cyclegan", "dataloader", "inception_score", "fid", "attention")
 on_import = None            # the sandbox child sets this to tell the judge which module it is importing
 
 
@@ -362,6 +362,122 @@ def frechet_distance(mu1, s1, mu2, s2) -> float:
     return float(student("fid").frechet_distance(*(np.asarray(a) for a in (mu1, s1, mu2, s2))))
 
 
+# ----------------------------------------------------------------------------- EE898 Step 2: self-attention
+def learnable_scalar(block: nn.Module) -> torch.Tensor:
+    """The block's gamma: its attribute `gamma`, else its only one-element parameter."""
+    named = getattr(block, "gamma", None)
+    if torch.is_tensor(named) and named.numel() == 1:
+        return named
+    scalars = [p for p in block.parameters() if p.numel() == 1]
+    if len(scalars) != 1:
+        raise ValueError(f"SelfAttention should have one learnable scalar gamma, found {len(scalars)} one-element parameters")
+    return scalars[0]
+
+
+def set_gamma(block: nn.Module, gamma: float) -> None:
+    with torch.no_grad():
+        learnable_scalar(block).fill_(gamma)
+
+
+def projection_outputs(block: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list]:
+    """block(x) and the output of every 1x1 projection inside it (nn.Conv2d or nn.Linear), as [B, C', N]."""
+    found = []
+
+    def hook(module, inputs, output):
+        out = output.detach()
+        found.append(out.flatten(2) if isinstance(module, nn.Conv2d)
+                     else out.reshape(out.shape[0], -1, out.shape[-1]).transpose(1, 2))
+
+    handles = [m.register_forward_hook(hook) for m in block.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    try:
+        y = block(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return y, found
+
+
+def attention_facts(channels: list[int], shapes: list[list[int]], seed: int) -> dict:
+    """Parameter counts of SelfAttention(C) for each C; output shapes; a new block on an input: y - x and gamma."""
+    attention = student("attention")
+    seeded(seed)
+    params = [n_params(attention.SelfAttention(c)) for c in channels]
+    shapes_out, identity = [], []
+    for shape in shapes:
+        block, x = attention.SelfAttention(shape[1]), torch.randn(*shape)
+        with torch.no_grad():
+            y = block(x)
+        shapes_out.append(list(y.shape))
+        identity.append(float((y - x).abs().max()))
+    block = attention.SelfAttention(shapes[0][1])
+    gamma = learnable_scalar(block)
+    return {"params": params, "shapes": shapes_out, "identity": identity, "gamma": float(gamma),
+            "gamma_learnable": any(gamma is p for p in block.parameters()) and bool(gamma.requires_grad)}
+
+
+def attention_forward(x: np.ndarray, seed: int, gamma: float) -> dict:
+    """A block with gamma set: its output, its projections' outputs and its stored attention map."""
+    seeded(seed)
+    block = student("attention").SelfAttention(int(np.shape(x)[1]))
+    set_gamma(block, gamma)
+    with torch.no_grad():
+        y, projections = projection_outputs(block, tensor(x))
+    stored = getattr(block, "attention_map", None)
+    return {"y": y, "projections": projections, "attention_map": stored.detach() if torch.is_tensor(stored) else "none"}
+
+
+def attention_gradients(x: np.ndarray, weights: np.ndarray, seed: int, gamma: float | None) -> dict:
+    """The largest gradient of sum(weights * block(x)) on each parameter (gamma left as built if None)."""
+    seeded(seed)
+    block = student("attention").SelfAttention(int(np.shape(x)[1]))
+    if gamma is not None:
+        set_gamma(block, gamma)
+    scalar_param = learnable_scalar(block)
+    (block(tensor(x)) * tensor(weights)).sum().backward()
+    return {"grads": {n: grad_max(p) for n, p in block.named_parameters() if p is not scalar_param},
+            "gamma": grad_max(scalar_param)}
+
+
+def attention_model_trace(part: str, x: np.ndarray, seed: int, gamma: float) -> dict:
+    """The student's attention G or D (every block's gamma set): call order of residual blocks,
+    attention blocks and convs outside them, with inputs and outputs; parameter counts."""
+    attention, cyclegan = student("attention"), student("cyclegan")
+    seeded(seed)
+    net = attention.AttentionGenerator() if part == "G" else attention.AttentionDiscriminator()
+    base = cyclegan.CycleGAN_Generator() if part == "G" else cyclegan.CycleGAN_Discriminator()
+    blocks = [m for m in net.modules() if isinstance(m, attention.SelfAttention)]
+    for block in blocks:
+        set_gamma(block, gamma)
+    inside = {id(m) for b in blocks for m in b.modules()}
+    calls: list[dict] = []
+
+    def hook(kind):
+        def record(module, inputs, output):
+            calls.append({"kind": kind, "input": inputs[0].detach().clone(), "output": output.detach().clone()})
+        return record
+
+    handles = []
+    for m in net.modules():
+        if isinstance(m, attention.SelfAttention):
+            handles.append(m.register_forward_hook(hook("attention")))
+        elif isinstance(m, cyclegan.ResnetBlock):
+            handles.append(m.register_forward_hook(hook("residual")))
+        elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and id(m) not in inside:
+            handles.append(m.register_forward_hook(hook("conv")))
+    try:
+        with torch.no_grad():
+            out = net(tensor(x))
+    finally:
+        for h in handles:
+            h.remove()
+    return {"calls": calls, "out_shape": list(out.shape), "params": n_params(net), "base_params": n_params(base),
+            "block_params": n_params(attention.SelfAttention(256)), "blocks": len(blocks)}
+
+
+def attention_queries(attention_map: np.ndarray, height: int, width: int, queries: list[list[int]]):
+    return student("attention").query_attention(tensor(attention_map), height, width, [tuple(q) for q in queries])
+
+
 def locate(names: list[str]) -> dict:
     """{"module:Qual.name": [file, line]} for the student's definitions (for feedback)."""
     import inspect
@@ -383,7 +499,8 @@ QUESTIONS = {f.__name__: f for f in (
     dcgan_params, dcgan_generator_outputs, dcgan_discriminator_shapes, dcgan_trace, dcgan_step, gp_penalty,
     dcgan_discriminator_outputs, dcgan_optimizers, cyclegan_optimizers, locate,
     gp_backprop, cyclegan_generator_facts, cyclegan_discriminator_facts, cyclegan_trace, dataset_draws,
-    cyclegan_generator_loss, cyclegan_discriminator_loss, inception_score, feature_statistics, frechet_distance)}
+    cyclegan_generator_loss, cyclegan_discriminator_loss, inception_score, feature_statistics, frechet_distance,
+    attention_facts, attention_forward, attention_gradients, attention_model_trace, attention_queries)}
 
 
 def module_of(question: str) -> str:
@@ -392,6 +509,8 @@ def module_of(question: str) -> str:
         return "dcgan"
     if question.startswith("cyclegan"):
         return "cyclegan"
+    if question.startswith("attention"):
+        return "attention"
     return {"dataset_draws": "dataloader", "inception_score": "inception_score", "locate": ""}.get(question, "fid")
 
 

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-# code a student submits (util.py is handed out complete, but students submit whole files and
-# given code counts too, so the submitted util.py is the one graded)
-SUBMITTED = ("dcgan.py", "cyclegan.py", "dataloader.py", "inception_score.py", "fid.py", "util.py")
+from grader.course import active_course
+
+# code a student submits, per course (grader/course.py); util.py is handed out complete, but
+# students submit whole files and given code counts too, so the submitted util.py is the one graded
+COURSE_SUBMITTED = {
+    "ai604": ("dcgan.py", "cyclegan.py", "dataloader.py", "inception_score.py", "fid.py", "util.py"),
+    "ee898": ("attention.py", "cyclegan.py", "dataloader.py", "fid.py", "util.py"),
+}
+COURSE = active_course()
+SUBMITTED = COURSE_SUBMITTED[COURSE]
 # handed out complete and always graded with the kit's own copy (never taken from a submission)
 GIVEN_ALWAYS = ("inception.py",)
 # handed out complete: the kit's copy stands in when a submission lacks one
@@ -30,7 +37,7 @@ CHECKPOINT_FILES = (*(f"results/dcgan/{t}/checkpoints/G_final.pth" for t in ("ga
 # grader/ files the student process may import while it answers probes: questions, never verdicts
 SANDBOX_GRADER = ("__init__.py", "codec.py", "questions.py", "mocks.py", "child.py")
 # the public self-check that ships in the handout (its tests judge with their own public cases)
-PUBLIC_GRADER = SANDBOX_GRADER + ("conftest.py", "probe.py", "rubric.py", "roles.py", "arch.py", "training_check.py")
+PUBLIC_GRADER = SANDBOX_GRADER + ("course.py", "conftest.py", "probe.py", "rubric.py", "roles.py", "arch.py", "training_check.py")
 # judge-only: the sandbox driver and grader/judge/ (the trusted generators and metrics of the
 # Testing section, with a copy of the kit's inception.py + util.py); never in the handout or a sandbox
 JUDGE_GRADER = ("sandbox.py",)

@@ -1,4 +1,5 @@
-"""The rubric: one grader test file per section, and the points of each section (total 90).
+"""The rubric: one grader test file per section, and the points of each section, per course
+(AI604: 90 points; EE898 PA2: 60 autograded points, see grader/course.py).
 
 Principles every grader test follows (checked by `python -m grader verify` on tests/variants):
 - One mistake, one deduction: a mistake costs points in the section its behaviour belongs to and
@@ -11,16 +12,32 @@ Principles every grader test follows (checked by `python -m grader verify` on te
 """
 from __future__ import annotations
 
-# key (= test file test_<key>.py): (title in the handout, points)
-SECTIONS: dict[str, tuple[str, int]] = {
-    "dcgan_model": ("1.1 DCGAN model", 10),
-    "dcgan_training": ("1.2 DCGAN training (losses, GP, clipping)", 20),
-    "cyclegan_model": ("2.1 CycleGAN model", 10),
-    "cyclegan_training": ("2.2 CycleGAN training (dataset, losses)", 20),
-    "inception_score": ("3.1 Inception Score", 10),
-    "fid": ("3.2 FID", 10),
-    "testing": ("3.3 Testing (claims recomputed from G)", 10),
+from grader.course import active_course
+
+# key (= test file test_<key>.py): (title in the handout, points), per course
+COURSE_SECTIONS: dict[str, dict[str, tuple[str, int]]] = {
+    "ai604": {
+        "dcgan_model": ("1.1 DCGAN model", 10),
+        "dcgan_training": ("1.2 DCGAN training (losses, GP, clipping)", 20),
+        "cyclegan_model": ("2.1 CycleGAN model", 10),
+        "cyclegan_training": ("2.2 CycleGAN training (dataset, losses)", 20),
+        "inception_score": ("3.1 Inception Score", 10),
+        "fid": ("3.2 FID", 10),
+        "testing": ("3.3 Testing (claims recomputed from G)", 10),
+    },
+    # EE898 PA2: Step 1 (CycleGAN design + LSGAN/cycle losses) 30, Step 2 (self-attention) 20,
+    # Step 3 (FID, reported both ways) 10; Step 4 (extra credit) and the report: the instructor's
+    "ee898": {
+        "cyclegan_model": ("Step 1.1 CycleGAN model", 10),
+        "cyclegan_training": ("Step 1.2 CycleGAN losses and data", 20),
+        "attention_module": ("Step 2.1 Self-attention block", 10),
+        "attention_models": ("Step 2.2 Attention G and D", 5),
+        "attention_maps": ("Step 2.3 Attention maps", 5),
+        "fid": ("Step 3 FID", 10),
+    },
 }
+COURSE = active_course()
+SECTIONS = COURSE_SECTIONS[COURSE]
 TOTAL = sum(points for _, points in SECTIONS.values())
 
 # which student file each section exercises (a broken file costs only these sections)
@@ -32,6 +49,9 @@ SECTION_FILES: dict[str, tuple[str, ...]] = {
     "inception_score": ("inception_score.py",),
     "fid": ("fid.py",),
     "testing": (),
+    "attention_module": ("attention.py",),
+    "attention_models": ("attention.py", "cyclegan.py"),   # the attention G and D extend the student's Table 2 nets
+    "attention_maps": ("attention.py",),
 }
 
 
