@@ -74,10 +74,10 @@ class AttentionGenerator(CycleGAN_Generator):
         super().__init__(input_nc, output_nc, ngf, n_blocks)
         # TODO: run a SelfAttention(ngf * 4) right after the last residual block, before the first
         # up-sampling layer, of the generator you built in cyclegan.py (forward is inherited).
+        # Hint: replace_module (below) puts a module where another one was, whatever your layout.
         # BEGIN SOLUTION
-        layers = list(self.model)
-        last = max(i for i, layer in enumerate(layers) if isinstance(layer, ResnetBlock))
-        self.model = nn.Sequential(*layers[:last + 1], SelfAttention(ngf * 4), *layers[last + 1:])
+        last = [name for name, module in self.named_modules() if isinstance(module, ResnetBlock)][-1]
+        replace_module(self, last, nn.Sequential(self.get_submodule(last), SelfAttention(ngf * 4)))
         # END SOLUTION
 
 
@@ -89,9 +89,15 @@ class AttentionDiscriminator(CycleGAN_Discriminator):
         # TODO: run a SelfAttention(ndf * 4) on the output of the third conv layer (after its IN and
         # LeakyReLU), before the fourth, in the discriminator you built in cyclegan.py.
         # BEGIN SOLUTION
-        layers = list(self.model)
-        self.model = nn.Sequential(*layers[:3], SelfAttention(ndf * 4), *layers[3:])
+        fourth = [name for name, module in self.named_modules() if isinstance(module, nn.Conv2d)][3]
+        replace_module(self, fourth, nn.Sequential(SelfAttention(ndf * 4), self.get_submodule(fourth)))
         # END SOLUTION
+
+
+def replace_module(net: nn.Module, name: str, new: nn.Module) -> None:
+    """Put `new` where net's submodule `name` (a name of net.named_modules(), e.g. 'model.9') was."""
+    parent, _, attribute = name.rpartition(".")
+    setattr(net.get_submodule(parent) if parent else net, attribute, new)
 
 
 def attention_block(net: nn.Module) -> SelfAttention:

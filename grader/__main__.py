@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+
+from grader.course import COURSES, DEFAULT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=600)
     p = sub.add_parser("gradescope", help="write a Gradescope autograder zip")
     p.add_argument("--out", type=Path, default=Path("dist/autograder.zip"))
+    for name, command in sub.choices.items():
+        if name != "grade-one":          # an autograder folder knows its course (grader/COURSE)
+            command.add_argument("--course", choices=COURSES, default=None,
+                                 help=f"the assignment: ai604 (DCGAN + CycleGAN + IS + FID) or ee898 (PA2: CycleGAN + "
+                                      f"self-attention + FID); default {DEFAULT}")
     args = parser.parse_args(argv)
+    if getattr(args, "course", None):    # read by grader/course.py when the grader modules are imported below
+        os.environ["GRADER_COURSE"] = args.course
     if args.command == "grade":
         from grader.batch import GraderError, Options, grade_class
         from grader.sandbox import Limits
@@ -62,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         except (LeakError, MarkerError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        print(f"wrote the student handout to {out}")
+        from grader.rubric import COURSE
+        print(f"wrote the {COURSE.upper()} student handout to {out}")
         return 0
     if args.command == "verify":
         from grader.verify import verify

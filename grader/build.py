@@ -6,10 +6,13 @@ A judge folder is the trusted side of batch grading: the public tests plus grade
 """
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
+from grader.course import HANDOUT_README
 from grader.markers import BEGIN, END, MARKER_RE, strip_solutions
+from grader.rubric import COURSE, SECTIONS
 from grader.roles import GIVEN_COMPLETE, HANDOUT_CODE, JUDGE_DIR, JUDGE_GRADER, JUDGE_KIT_FILES, PUBLIC_GRADER, SCORES_FILE, SUBMITTED
 
 KIT = Path(__file__).resolve().parent.parent
@@ -21,11 +24,13 @@ class LeakError(RuntimeError):
 
 
 def copy_grader(dest: Path, judge: bool = False) -> None:
-    """The public grader (plumbing, questions, test_*.py); with `judge`, also the judge-only tests."""
+    """The public grader (plumbing, questions, the course's test_*.py, grader/COURSE naming the course);
+    with `judge`, also the judge-only code."""
     (dest / "grader").mkdir(parents=True, exist_ok=True)
     src = KIT / "grader"
-    for name in PUBLIC_GRADER + tuple(sorted(p.name for p in src.glob("test_*.py"))):
+    for name in PUBLIC_GRADER + tuple(f"test_{key}.py" for key in SECTIONS):
         shutil.copy2(src / name, dest / "grader" / name)
+    (dest / "grader" / "COURSE").write_text(COURSE + "\n")
     for name in JUDGE_GRADER if judge else ():
         shutil.copy2(src / name, dest / "grader" / name)
     if judge and (src / JUDGE_DIR).is_dir():
@@ -103,7 +108,7 @@ grade: setup
 
 
 def assign(out: Path) -> Path:
-    """Write the student handout into `out` (replaced if present)."""
+    """Write the student handout of the active course (grader/course.py) into `out` (replaced if present)."""
     out = Path(out)
     if out.exists():
         shutil.rmtree(out)
@@ -122,9 +127,27 @@ def assign(out: Path) -> Path:
     for name in ("requirements.txt", "env.yml"):
         shutil.copy2(KIT / name, out / name)
     (out / "Makefile").write_text(STUDENT_MAKEFILE)
-    shutil.copy2(KIT / "grader" / "HANDOUT.md", out / "README.md")
+    (out / "README.md").write_text(handout_readme())
     check_no_leak(out, secrets, judge_secrets(out))
     return out
+
+
+SHARED_RE = re.compile(r"<!-- shared: ([\w-]+) -->\n(.*?)<!-- end shared -->\n?", re.S)
+
+
+def handout_readme() -> str:
+    """The course's README: its grader/HANDOUT*.md with the parts written once in HANDOUT.md filled in
+    (`<!-- shared: NAME -->`) and the rubric table made from grader/rubric.py (`<!-- rubric -->`)."""
+    shared = {name: body for name, body in SHARED_RE.findall((KIT / "grader" / "HANDOUT.md").read_text())}
+    text = SHARED_RE.sub(lambda m: m.group(2), (KIT / "grader" / HANDOUT_README[COURSE]).read_text())
+
+    def fill(match: re.Match) -> str:
+        if match.group(1) not in shared:
+            raise LeakError(f"{HANDOUT_README[COURSE]}: no shared part {match.group(1)!r} in HANDOUT.md")
+        return shared[match.group(1)]
+    text = re.sub(r"<!-- shared: ([\w-]+) -->\n?", fill, text)
+    rubric = "| section | points |\n|---|---|\n" + "".join(f"| {title} | {points} |\n" for title, points in SECTIONS.values())
+    return text.replace("<!-- rubric -->\n", rubric)
 
 
 def judge_secrets(handout: Path) -> set[str]:

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 COURSES = ("ai604", "ee898")
+HANDOUT_README = {"ai604": "HANDOUT.md", "ee898": "HANDOUT_EE898.md"}     # grader/<file> -> the handout's README.md
 DEFAULT = "ai604"
 COURSE_FILE = Path(__file__).resolve().parent / "COURSE"
 

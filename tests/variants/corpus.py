@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from variants import Edit, Variant, chaff
 
-D, C, L, IS, F = "dcgan.py", "cyclegan.py", "dataloader.py", "inception_score.py", "fid.py"
+D, C, L, IS, F, A = "dcgan.py", "cyclegan.py", "dataloader.py", "inception_score.py", "fid.py", "attention.py"
 
 CHAFFS = [
     # ---------------------------------------------------------------- 1.1 DCGAN model
@@ -199,6 +199,45 @@ CHAFFS = [
     chaff("fid-sqrt-of-trace", "fid", F,
           "tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()",
           "tr_covmean = np.sqrt(np.trace(sigma1 @ sigma2))"),
+    # ---------------------------------------------------------------- EE898 2.1 self-attention block
+    chaff("attention-softmax-wrong-axis", "attention_module", A,
+          "attention = torch.softmax(f.transpose(1, 2) @ g, dim=-1)", "attention = torch.softmax(f.transpose(1, 2) @ g, dim=1)"),
+    chaff("attention-no-residual", "attention_module", A, "return self.gamma * out + x", "return self.gamma * out"),
+    chaff("attention-gamma-starts-at-one", "attention_module", A,
+          "self.gamma = nn.Parameter(torch.zeros(1))", "self.gamma = nn.Parameter(torch.ones(1))"),
+    chaff("attention-gamma-not-learnable", "attention_module", A,
+          "self.gamma = nn.Parameter(torch.zeros(1))", 'self.register_buffer("gamma", torch.zeros(1))'),
+    Variant("attention-no-c8-reduction", "chaff", "attention_module", [
+        Edit(A, "self.query = wrap(nn.Conv2d(channels, channels // 8, 1))", "self.query = wrap(nn.Conv2d(channels, channels, 1))"),
+        Edit(A, "self.key = wrap(nn.Conv2d(channels, channels // 8, 1))", "self.key = wrap(nn.Conv2d(channels, channels, 1))"),
+    ]),
+    chaff("attention-map-transposed", "attention_module", A,
+          "out = (v @ attention.transpose(1, 2)).view(b, c, h, w)", "out = (v @ attention).view(b, c, h, w)"),
+    chaff("attention-scaled-dot-product", "attention_module", A,       # a Transformer's softmax(QK^T / sqrt(d)), not SAGAN's
+          "attention = torch.softmax(f.transpose(1, 2) @ g, dim=-1)",
+          "attention = torch.softmax(f.transpose(1, 2) @ g / f.shape[1] ** 0.5, dim=-1)"),
+    chaff("attention-detached-in-forward", "attention_module", A,
+          "attention = torch.softmax(f.transpose(1, 2) @ g, dim=-1)",
+          "attention = torch.softmax(f.transpose(1, 2) @ g, dim=-1).detach()"),
+    # ---------------------------------------------------------------- EE898 2.2 attention G and D
+    chaff("attention-g-after-the-first-residual-block", "attention_models", A,
+          "last = [name for name, module in self.named_modules() if isinstance(module, ResnetBlock)][-1]",
+          "last = [name for name, module in self.named_modules() if isinstance(module, ResnetBlock)][0]"),
+    chaff("attention-g-after-upsampling", "attention_models", A,
+          "replace_module(self, last, nn.Sequential(self.get_submodule(last), SelfAttention(ngf * 4)))",
+          "last = [name for name, module in self.named_modules() if isinstance(module, nn.ConvTranspose2d)][-1]\n"
+          "        replace_module(self, last, nn.Sequential(self.get_submodule(last), SelfAttention(ngf)))"),
+    chaff("attention-d-after-fourth-conv", "attention_models", A,
+          "replace_module(self, fourth, nn.Sequential(SelfAttention(ndf * 4), self.get_submodule(fourth)))",
+          "replace_module(self, fourth, nn.Sequential(self.get_submodule(fourth), SelfAttention(ndf * 8)))"),
+    chaff("attention-g-two-blocks", "attention_models", A,
+          "replace_module(self, last, nn.Sequential(self.get_submodule(last), SelfAttention(ngf * 4)))",
+          "replace_module(self, last, nn.Sequential(SelfAttention(ngf * 4), self.get_submodule(last), SelfAttention(ngf * 4)))"),
+    # ---------------------------------------------------------------- EE898 2.3 attention maps
+    chaff("query-map-is-a-column", "attention_maps", A,
+          "return attention_map[:, rows, :].reshape(", "return attention_map[:, :, rows].transpose(1, 2).reshape("),
+    chaff("query-index-column-major", "attention_maps", A,
+          "rows = torch.tensor([r * width + c for r, c in queries]", "rows = torch.tensor([c * height + r for r, c in queries]"),
     # ---------------------------------------------------------------- 3.3 Testing
     Variant("scores-missing-cyclegan", "chaff", "testing",
             artifact_edit=("inception_score.txt", r"^cyclegan: .*\n", "")),
@@ -403,8 +442,8 @@ WHEATS = [
         Edit(D, 'self.out_dir = Path(results_dir) / "dcgan" / type',
              'self.out_dir = Path(results_dir) / "dcgan" / type\n'
              '        (self.out_dir / "images").mkdir(parents=True, exist_ok=True)'),
-        Edit(C, 'self.out_dir = Path(results_dir) / "cyclegan"',
-             'self.out_dir = Path(results_dir) / "cyclegan"\n'
+        Edit(C, "self.out_dir = model_dir(results_dir, attention)",
+             "self.out_dir = model_dir(results_dir, attention)\n"
              '        (self.out_dir / "images").mkdir(parents=True, exist_ok=True)'),
     ]),
     Variant("cyclegan-fixed-size-targets-for-the-handout", "wheat", "", [
@@ -413,5 +452,63 @@ WHEATS = [
         Edit(C, "F.mse_loss(pred_A, torch.ones_like(pred_A))", "F.mse_loss(pred_A, torch.ones(1, 1, 30, 30))"),
         Edit(C, "return F.mse_loss(pred_real, torch.ones_like(pred_real)) + F.mse_loss(pred_fake, torch.zeros_like(pred_fake))",
              "return F.mse_loss(pred_real, torch.ones(1, 1, 30, 30)) + F.mse_loss(pred_fake, torch.zeros(1, 1, 30, 30))"),
+    ]),
+    Variant("attention-einsum-and-linear-projections", "wheat", "", [
+        Edit(A, "wrap = nn.utils.parametrizations.spectral_norm", """
+            self.query = nn.Linear(channels, channels // 8)
+            self.key = nn.Linear(channels, channels // 8)
+            self.value = nn.Linear(channels, channels)
+            self.gamma = nn.Parameter(torch.tensor(0.0))
+            """, block=True),
+        Edit(A, "b, c, h, w = x.shape", """
+            b, c, h, w = x.shape
+            tokens = x.flatten(2).transpose(1, 2)                          # [B, N, C]
+            q, k, v = self.query(tokens), self.key(tokens), self.value(tokens)
+            weights = torch.einsum("bjd,bid->bji", q, k).softmax(dim=2)
+            self.attention_map = weights.detach()
+            o = torch.einsum("bji,bic->bcj", weights, v).reshape(b, c, h, w)
+            return x + self.gamma * o
+            """, block=True),
+    ]),
+    Variant("attention-spectral-norm-no-bias-key-first", "wheat", "", [   # SAGAN's own code: SN, no biases
+        Edit(A, "wrap = nn.utils.parametrizations.spectral_norm", """
+            sn = nn.utils.spectral_norm
+            self.f = sn(nn.Conv2d(channels, channels // 8, 1, bias=False))
+            self.g = sn(nn.Conv2d(channels, channels // 8, 1, bias=False))
+            self.h = sn(nn.Conv2d(channels, channels, 1, bias=False))
+            self.gamma = nn.Parameter(torch.zeros(1))
+            """, block=True),
+        Edit(A, "b, c, h, w = x.shape", """
+            B, C, H, W = x.size()
+            proj_query = self.f(x).view(B, -1, H * W).permute(0, 2, 1)
+            proj_key = self.g(x).view(B, -1, H * W)
+            energy = torch.bmm(proj_query, proj_key).permute(0, 2, 1)     # the other C/8 projection queries
+            attention = F.softmax(energy, dim=-1)
+            out = torch.bmm(self.h(x).view(B, -1, H * W), attention.permute(0, 2, 1)).view(B, C, H, W)
+            self.attention_map = attention.detach()
+            return self.gamma * out + x
+            """, block=True),
+    ]),
+    Variant("attention-parametrized-spectral-norm", "wheat", "", [
+        Edit(A, "def __init__(self, channels: int, spectral_norm: bool = False):",
+             "def __init__(self, channels: int, spectral_norm: bool = True):"),
+    ]),
+    Variant("attention-models-as-attributes", "wheat", "", [
+        Edit(A, "        last = [name for name, module in self.named_modules() if isinstance(module, ResnetBlock)][-1]\n"
+                "        replace_module(self, last, nn.Sequential(self.get_submodule(last), SelfAttention(ngf * 4)))\n        # END SOLUTION\n",
+             "        self.cut = 1 + max(i for i, layer in enumerate(self.model) if isinstance(layer, ResnetBlock))\n"
+             "        self.attention = SelfAttention(ngf * 4)\n        # END SOLUTION\n\n"
+             "    def forward(self, x):\n"
+             "        return self.model[self.cut:](self.attention(self.model[:self.cut](x)))\n"),
+        Edit(A, "        fourth = [name for name, module in self.named_modules() if isinstance(module, nn.Conv2d)][3]\n"
+                "        replace_module(self, fourth, nn.Sequential(SelfAttention(ndf * 4), self.get_submodule(fourth)))\n        # END SOLUTION\n",
+             "        self.attention = SelfAttention(ndf * 4)\n        # END SOLUTION\n\n"
+             "    def forward(self, x):\n"
+             "        return self.model[3:](self.attention(self.model[:3](x)))\n"),
+        Edit(A, "rows = torch.tensor(", """
+            grid = attention_map.unflatten(1, (height, width))                 # [B, H, W, N]
+            maps = [grid[:, r, c].unflatten(-1, (height, width)) for r, c in queries]
+            return torch.stack(maps, dim=1)
+            """, block=True),
     ]),
 ]
