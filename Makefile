@@ -40,11 +40,12 @@ test: setup
 e2e: setup
 	$(PYTHON) -m pytest tests -q -m e2e
 
+COURSE ?= ai604
 assign: setup
-	$(PYTHON) -m grader assign --out dist/student
+	$(PYTHON) -m grader assign --course $(COURSE) --out dist/student
 
 verify: setup
-	$(PYTHON) -m grader verify
+	$(PYTHON) -m grader verify --course $(COURSE)
 
 bench: setup
 	$(PYTHON) benchmarks/bench_metrics.py

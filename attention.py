@@ -76,8 +76,8 @@ class AttentionGenerator(CycleGAN_Generator):
         # up-sampling layer, of the generator you built in cyclegan.py (forward is inherited).
         # Hint: replace_module (below) puts a module where another one was, whatever your layout.
         # BEGIN SOLUTION
-        last = [name for name, module in self.named_modules() if isinstance(module, ResnetBlock)][-1]
-        replace_module(self, last, nn.Sequential(self.get_submodule(last), SelfAttention(ngf * 4)))
+        first_up = [name for name, module in self.named_modules() if isinstance(module, nn.ConvTranspose2d)][0]
+        replace_module(self, first_up, nn.Sequential(SelfAttention(ngf * 4), self.get_submodule(first_up)))
         # END SOLUTION
 
 

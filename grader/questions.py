@@ -470,7 +470,10 @@ def attention_model_trace(part: str, x: np.ndarray, seed: int, gamma: float) -> 
     finally:
         for h in handles:
             h.remove()
-    return {"calls": calls, "out_shape": list(out.shape), "params": n_params(net), "base_params": n_params(base),
+    with torch.no_grad():
+        base_shape = list(base(tensor(x)).shape)
+    return {"calls": calls, "out_shape": list(out.shape), "base_shape": base_shape, "params": n_params(net),
+            "base_params": n_params(base),
             "block_params": n_params(attention.SelfAttention(256)), "blocks": len(blocks)}
 
 

@@ -166,10 +166,10 @@ def fmt(sections: dict[str, float]) -> str:
 
 def verify(variants: bool = True, workers: int = 2, parity: bool = True, seeds: int = 6) -> bool:
     ok = True
+    print(f"(course {COURSE.upper()}: {len(SECTIONS)} sections, {TOTAL} points)")
     header = f"{'run':34s}" + " ".join(f"{k[:5]:>5s}" for k in SECTIONS) + "  total  verdict"
     print(header)
     print("-" * len(header))
-    print(f"(course {COURSE.upper()}: {len(SECTIONS)} sections, {TOTAL} points)")
     with tempfile.TemporaryDirectory(prefix="grader-verify-") as tmp:
         tmp = Path(tmp)
         artifacts = None

@@ -221,18 +221,18 @@ CHAFFS = [
           "attention = torch.softmax(f.transpose(1, 2) @ g, dim=-1).detach()"),
     # ---------------------------------------------------------------- EE898 2.2 attention G and D
     chaff("attention-g-after-the-first-residual-block", "attention_models", A,
-          "last = [name for name, module in self.named_modules() if isinstance(module, ResnetBlock)][-1]",
-          "last = [name for name, module in self.named_modules() if isinstance(module, ResnetBlock)][0]"),
+          "replace_module(self, first_up, nn.Sequential(SelfAttention(ngf * 4), self.get_submodule(first_up)))",
+          "first = [name for name, module in self.named_modules() if isinstance(module, ResnetBlock)][0]\n"
+          "        replace_module(self, first, nn.Sequential(self.get_submodule(first), SelfAttention(ngf * 4)))"),
     chaff("attention-g-after-upsampling", "attention_models", A,
-          "replace_module(self, last, nn.Sequential(self.get_submodule(last), SelfAttention(ngf * 4)))",
-          "last = [name for name, module in self.named_modules() if isinstance(module, nn.ConvTranspose2d)][-1]\n"
-          "        replace_module(self, last, nn.Sequential(self.get_submodule(last), SelfAttention(ngf)))"),
+          "if isinstance(module, nn.ConvTranspose2d)][0]", "if isinstance(module, nn.ConvTranspose2d)][1]"),
     chaff("attention-d-after-fourth-conv", "attention_models", A,
           "replace_module(self, fourth, nn.Sequential(SelfAttention(ndf * 4), self.get_submodule(fourth)))",
           "replace_module(self, fourth, nn.Sequential(self.get_submodule(fourth), SelfAttention(ndf * 8)))"),
     chaff("attention-g-two-blocks", "attention_models", A,
-          "replace_module(self, last, nn.Sequential(self.get_submodule(last), SelfAttention(ngf * 4)))",
-          "replace_module(self, last, nn.Sequential(SelfAttention(ngf * 4), self.get_submodule(last), SelfAttention(ngf * 4)))"),
+          "replace_module(self, first_up, nn.Sequential(SelfAttention(ngf * 4), self.get_submodule(first_up)))",
+          "replace_module(self, first_up, nn.Sequential(SelfAttention(ngf * 4), SelfAttention(ngf * 4),\n"
+          "                                                     self.get_submodule(first_up)))"),
     # ---------------------------------------------------------------- EE898 2.3 attention maps
     chaff("query-map-is-a-column", "attention_maps", A,
           "return attention_map[:, rows, :].reshape(", "return attention_map[:, :, rows].transpose(1, 2).reshape("),
@@ -494,8 +494,8 @@ WHEATS = [
              "def __init__(self, channels: int, spectral_norm: bool = True):"),
     ]),
     Variant("attention-models-as-attributes", "wheat", "", [
-        Edit(A, "        last = [name for name, module in self.named_modules() if isinstance(module, ResnetBlock)][-1]\n"
-                "        replace_module(self, last, nn.Sequential(self.get_submodule(last), SelfAttention(ngf * 4)))\n        # END SOLUTION\n",
+        Edit(A, "        first_up = [name for name, module in self.named_modules() if isinstance(module, nn.ConvTranspose2d)][0]\n"
+                "        replace_module(self, first_up, nn.Sequential(SelfAttention(ngf * 4), self.get_submodule(first_up)))\n        # END SOLUTION\n",
              "        self.cut = 1 + max(i for i, layer in enumerate(self.model) if isinstance(layer, ResnetBlock))\n"
              "        self.attention = SelfAttention(ngf * 4)\n        # END SOLUTION\n\n"
              "    def forward(self, x):\n"
