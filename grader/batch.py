@@ -326,7 +326,9 @@ def reference_job(artifacts: Path | None, env: dict[str, str] | None = None) -> 
 
 def testing_ready() -> None:
     """The Testing section needs the real Inception weights: a GraderError before grading, not a
-    grader error in every result."""
+    grader error in every result. (A course without a Testing section needs nothing.)"""
+    if "testing" not in SECTIONS:
+        return
     from grader.judge.trusted import kit_inception
     from grader.training_check import CannotCheck
     try:
@@ -342,9 +344,12 @@ def canary(judge_dir: Path, options: Options) -> float:
     from grader.verify import testing_fixture
     t0 = time.monotonic()
     testing_ready()
-    fixture = testing_fixture()
-    env = {**fixture.env, "GRADER_CACHE": str(fixture.results.parent / "canary-cache")}   # fixed seed: cached
-    res = run_jobs([reference_job(fixture.results, env)], judge_dir, replace(options, testing_seed=0), 1)[0]
+    artifacts, env = None, {}
+    if "testing" in SECTIONS:
+        fixture = testing_fixture()
+        artifacts = fixture.results
+        env = {**fixture.env, "GRADER_CACHE": str(fixture.results.parent / "canary-cache")}   # fixed seed: cached
+    res = run_jobs([reference_job(artifacts, env)], judge_dir, replace(options, testing_seed=0), 1)[0]
     score = sum(section_scores(res).values())
     if res.get("status") == "error" or abs(score - TOTAL) > 1e-6:
         lost = [f"{t['name']}: {t['output'].splitlines()[0] if t['output'] else '?'}" for t in res.get("tests", [])

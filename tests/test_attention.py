@@ -143,3 +143,40 @@ def test_verify_passes_for_ee898():
                           capture_output=True, text=True, timeout=1800, env={**os.environ, "GRADER_COURSE": ""})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "course EE898" in proc.stdout and "VERIFY PASSED" in proc.stdout
+
+
+@pytest.mark.e2e
+def test_ee898_gradescope_autograder_grades_the_reference_60(tmp_path):
+    import zipfile
+    subprocess.run([sys.executable, "-m", "grader", "gradescope", "--course", "ee898", "--out",
+                    str(tmp_path / "autograder.zip")], cwd=REPO, check=True, capture_output=True, timeout=300)
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as z:
+        z.extractall(root / "source")
+    assert (root / "source" / "grader" / "COURSE").read_text().strip() == "ee898"
+    assert (root / "source" / "attention.py").is_file() and not (root / "source" / "dcgan.py").exists()
+    (root / "submission").mkdir()
+    for name in ("attention.py", "cyclegan.py", "dataloader.py", "fid.py", "util.py"):
+        (root / "submission" / name).write_bytes((REPO / name).read_bytes())
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable, "GRADER_COURSE": ""}
+    env.pop("PYTHONPATH", None)
+    subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, timeout=600)
+    res = json.loads((root / "results" / "results.json").read_text())
+    assert res["score"] == pytest.approx(60) and res["max_score"] == pytest.approx(60), res.get("instructor_errors")
+
+
+@pytest.mark.e2e
+def test_ee898_batch_grading_canary_reference_and_skeleton(ee898_handout, tmp_path):
+    subs = tmp_path / "submissions"
+    for name, source in (("reference", REPO), ("skeleton", ee898_handout)):
+        (subs / name).mkdir(parents=True)
+        for f in ("attention.py", "cyclegan.py", "dataloader.py", "fid.py"):
+            (subs / name / f).write_bytes((source / f).read_bytes())
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(subs), "--course", "ee898", "--out",
+                           str(tmp_path / "grades"), "--sandbox", "basic"], cwd=REPO, capture_output=True, text=True,
+                          timeout=900, env={**os.environ, "GRADER_COURSE": ""})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "canary: the kit's reference graded 60 / 60" in proc.stdout
+    rows = (tmp_path / "grades" / "grades.csv").read_text().splitlines()
+    assert rows[0].startswith("submission,cyclegan_model,cyclegan_training,attention_module")
+    assert {r.split(",")[0]: r.split(",")[-2] for r in rows[1:]} == {"reference": "60.0", "skeleton": "0.0"}
