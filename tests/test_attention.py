@@ -136,6 +136,7 @@ def test_ee898_handout_grades_by_its_rubric_skeleton_0_reference_60(ee898_handou
 
 
 @pytest.mark.e2e
+@pytest.mark.timeout(1900)
 def test_verify_passes_for_ee898():
     """python -m grader verify --course ee898: reference 60 twice, skeleton 0, every EE898 chaff caught in
     its own section only, every wheat full marks, batch = local."""
@@ -146,6 +147,7 @@ def test_verify_passes_for_ee898():
 
 
 @pytest.mark.e2e
+@pytest.mark.timeout(950)
 def test_ee898_gradescope_autograder_grades_the_reference_60(tmp_path):
     import zipfile
     subprocess.run([sys.executable, "-m", "grader", "gradescope", "--course", "ee898", "--out",
@@ -166,6 +168,7 @@ def test_ee898_gradescope_autograder_grades_the_reference_60(tmp_path):
 
 
 @pytest.mark.e2e
+@pytest.mark.timeout(950)
 def test_ee898_batch_grading_canary_reference_and_skeleton(ee898_handout, tmp_path):
     subs = tmp_path / "submissions"
     for name, source in (("reference", REPO), ("skeleton", ee898_handout)):
