@@ -60,3 +60,16 @@ def run_cli(script: str, *args: str, data_root: Path, cwd: Path) -> Ran:
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return Ran(code, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def float64():
+    """torch's default dtype float64 inside, restored after (the agreement tests compare computations
+    whose float32 rounding, amplified by GAN training, would hide a real difference)."""
+    import torch
+    saved = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(saved)

@@ -13,7 +13,7 @@ import torch
 import dcgan
 import ddp_step
 import util
-from helpers import run_cli
+from helpers import float64, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node"]
@@ -30,11 +30,8 @@ def single_process_step(family: str) -> dict[str, torch.Tensor]:
     processes of batch 1 are exactly one of batch 2); DCGAN with each process's z and its own
     BatchNorm statistics (per-process BN, the DDP default), losses averaged over the two halves."""
     torch.set_num_threads(1)
-    dtype = torch.get_default_dtype()
-    try:
+    with float64():                                           # ddp_step's solvers are float64
         return _single_process_step(family)
-    finally:
-        torch.set_default_dtype(dtype)
 
 
 def _single_process_step(family: str) -> dict[str, torch.Tensor]:

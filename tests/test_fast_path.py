@@ -16,6 +16,7 @@ import torch
 
 import dcgan
 import util
+from helpers import float64
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_fast_path  # noqa: E402
@@ -24,16 +25,6 @@ import bench_fast_path  # noqa: E402
 # 2e-12 (DCGAN) and 1.5e-9 (CycleGAN, 4 networks, 8 passes a step); a missing or changed term of a
 # loss, a skipped update or a wrong Adam moment moves the losses by 1e-3 or more
 TOLERANCE = 1e-7
-
-
-@contextlib.contextmanager
-def float64():
-    saved = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(saved)
 
 
 def compiled_and_eager(family: str, steps: int, batch: int, size: int, gan_type: str = "lsgan"):
