@@ -284,7 +284,8 @@ class CycleGAN_Solver:
         main = is_main_process()
         if main:
             save_run_settings(ckpt_dir, dataset=self.dataset, image_size=self.image_size, n_blocks=self.n_blocks,
-                              attention=self.attention, dataroot=None if self.dataroot is None else str(Path(self.dataroot).resolve()))
+                              attention=self.attention,
+                              dataroot=None if self.dataroot is None else str(Path(self.dataroot).resolve()))
         if main and world_size() > 1:
             print(f"{world_size()} processes x batch {self.batch_size}: {len(loader)} iterations an epoch; the lr "
                   f"schedule counts epochs (constant for {epochs // 2}, then linear to 0), so its length in "
