@@ -26,8 +26,8 @@ def domains(k: int, robust: bool = False):
     Robust: the same plus grayscale and RGBA images and junk files in both domains."""
     rng = fresh_np(k)
     shift = int(rng.integers(0, 40))
-    names_a = sorted(timestamps(5 if not robust else 4, rng))
-    names_b = sorted(f"{n:05d}.{'png' if n % 2 else 'jpg'}" for n in rng.choice(10**5, size=7 if not robust else 6,
+    names_a = sorted(timestamps(8 if not robust else 7, rng))   # 8! orders: a listing in directory order is caught
+    names_b = sorted(f"{n:05d}.{'png' if n % 2 else 'jpg'}" for n in rng.choice(10**5, size=10 if not robust else 9,
                                                                                  replace=False))
     modes_a = ["RGB"] * len(names_a)
     modes_b = ["RGB"] * len(names_b)
@@ -46,7 +46,7 @@ def domains(k: int, robust: bool = False):
     return spec, names_a, levels_a, levels_b
 
 
-DRAWS = 24   # per item: a uniform B misses one of 7 images in 5 x 24 draws with probability < 1e-7
+DRAWS = 24   # per item: a uniform B misses one of 10 images in 8 x 24 draws with probability < 1e-7
 
 
 def nearest(level, levels):
