@@ -143,14 +143,15 @@ def save_attention_maps(generator: nn.Module, images: torch.Tensor, path: str | 
     maps = F.interpolate(maps, size=(H, W), mode="nearest")
     maps = maps / maps.amax(dim=(2, 3), keepdim=True).clamp_min(1e-12)
     grey = images.mean(1, keepdim=True).expand_as(images)                      # the input, in grey, under the red
-    red = torch.tensor([1.0, -1.0, -1.0], device=images.device).view(1, 3, 1, 1)
-    marked, green = images.clone(), torch.tensor([-1.0, 1.0, -1.0], device=images.device).view(3, 1, 1)
+    red, green = (torch.tensor(rgb, device=images.device).view(3, 1, 1)
+                  for rgb in ([1.0, -1.0, -1.0], [-1.0, 1.0, -1.0]))
+    marked = images.clone()
     rows = []
     for b in range(len(images)):
         row = []
         for q, (r, c) in enumerate(cells):
             y, x = (r * H) // h, (c * W) // w
-            overlay = grey[b] * (1 - maps[b, q]) + red[0] * maps[b, q]
+            overlay = grey[b] * (1 - maps[b, q]) + red * maps[b, q]
             for image in (overlay, marked[b]):
                 image[:, y:y + max(H // h, 2), x:x + max(W // w, 2)] = green
             row.append(overlay)

@@ -511,12 +511,13 @@ def main(argv: list[str] | None = None) -> None:
         if is_main_process():
             print(f"checkpoints: {solver.out_dir / 'checkpoints'}  image grids: {solver.out_dir / 'images'}")
     elif is_main_process():                   # evaluation is one process's job, under torchrun too
-        trained = [a for a in (False, True) if (model_dir(args.results, a) / "checkpoints" / "G_A2B_final.pth").is_file()]
+        trained = [a for a in (False, True)
+                   if (model_dir(args.results, a) / "checkpoints" / "G_A2B_final.pth").is_file()]
         models = [args.attention] if args.attention is not None else trained or [False]
         scores = [solver_for(attention).test(args.metrics, args.weights) for attention in models]
         if len(scores) == 2 and args.metrics != "none":
-            table = fid_table(*scores, Path(args.results) / "fid_table.md")
-            print(f"\n{table}(written to {Path(args.results) / 'fid_table.md'})")
+            table_path = Path(args.results) / "fid_table.md"
+            print(f"\n{fid_table(*scores, table_path)}(written to {table_path})")
     close_distributed()
 
 
