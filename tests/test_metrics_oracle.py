@@ -63,21 +63,22 @@ def image_folders(tmp_path_factory, offline_root):
     return root / "a", root / "b"
 
 
-def test_weights_load_strictly_into_both_networks_and_features_agree(random_weights):
+@pytest.mark.parametrize("height,width", [(40, 28), (331, 302)])     # enlarged / shrunk to 299
+def test_weights_load_strictly_and_features_equal_torch_fidelity_bit_for_bit(random_weights, height, width):
+    """The kit's speed-ups (chunks of a few images on a CPU, channels-last pools, the row-first resize)
+    change no float operation: pool3 and logits are torch-fidelity's, bit for bit, at any batch size."""
     ours = inception.load_fid_inception(random_weights)
     theirs = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
                                          feature_extractor_weights_path=str(random_weights))
-    images = torch.randint(0, 256, (3, 3, 40, 28), dtype=torch.uint8)
+    n = inception.cpu_chunk() * 2 + 1                                     # two full chunks and a remainder
+    images = torch.randint(0, 256, (n, 3, height, width), dtype=torch.uint8, generator=torch.Generator().manual_seed(n))
     with torch.no_grad():
         (p_ours, l_ours), (p_theirs, l_theirs) = ours(images), theirs(images)
-    assert p_ours.shape == (3, 2048) and l_ours.shape == (3, 1008)
+        single = torch.cat([ours(images[i:i + 1])[0] for i in range(n)])
+    assert p_ours.shape == (n, 2048) and l_ours.shape == (n, 1008)
     assert p_ours.std() > 0.01
-    torch.testing.assert_close(p_ours, p_theirs, rtol=0, atol=1e-5)
-    torch.testing.assert_close(l_ours, l_theirs, rtol=0, atol=1e-5)
-    # batch-size independence: one image at a time gives the same features
-    with torch.no_grad():
-        single = torch.cat([ours(images[i:i + 1])[0] for i in range(3)])
-    torch.testing.assert_close(single, p_ours, rtol=0, atol=1e-5)
+    for name, got, want in (("pool3", p_ours, p_theirs), ("logits", l_ours, l_theirs), ("pool3, one at a time", single, p_theirs)):
+        assert torch.equal(got, want), f"{name}: max |kit - torch-fidelity| = {(got - want).abs().max().item():.3g}"
 
 
 @pytest.fixture(scope="module")
