@@ -49,6 +49,7 @@ verify: setup
 
 bench: setup
 	$(PYTHON) benchmarks/bench_metrics.py
+	$(PYTHON) benchmarks/bench_speed.py
 
 clean:
 	rm -rf results dist .pytest_cache

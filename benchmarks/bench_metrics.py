@@ -1,12 +1,9 @@
-"""Metric speed and exactness, measured side by side in one run.
+"""Frechet distance speed and exactness, measured side by side in one run: on the same 2048-d
+full-rank statistics, the kit's (two symmetric eigendecompositions) vs the usual scipy.linalg.sqrtm
+formula (pytorch-fid's); time ratio and relative difference. (Inception throughput against
+pytorch-fid and torch-fidelity: benchmarks/bench_speed.py.)
 
-1. Frechet distance on the same 2048-d full-rank statistics: the kit's (two symmetric
-   eigendecompositions) vs the usual scipy.linalg.sqrtm formula (pytorch-fid's); time
-   ratio and relative difference.
-2. Feature extraction throughput of the FID Inception network on this CPU, images/s
-   (weights untrained: speed does not depend on them; no download needed).
-
-    python benchmarks/bench_metrics.py [--n 4000] [--repeats 3] [--images 32]
+    python benchmarks/bench_metrics.py [--n 4000] [--repeats 3]
 """
 from __future__ import annotations
 
@@ -17,12 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import scipy.linalg
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import fid  # noqa: E402
-import inception  # noqa: E402
 
 
 def sqrtm_fd(mu1, s1, mu2, s2) -> float:
@@ -46,7 +41,6 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=4000, help="samples per set (> 2048: full rank)")
     parser.add_argument("--dims", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--images", type=int, default=32, help="images for the throughput figure")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     mix = rng.normal(size=(args.dims, args.dims)) / np.sqrt(args.dims)
@@ -61,17 +55,6 @@ def main() -> None:
     print(f"  kit (Cholesky+eigh) {t_kit:8.3f} s   FID = {v_kit:.10f}")
     print(f"  scipy sqrtm          {t_sqrtm:8.3f} s   FID = {v_sqrtm:.10f}")
     print(f"  speed-up {t_sqrtm / t_kit:.1f}x, relative difference {abs(v_kit - v_sqrtm) / abs(v_sqrtm):.2e}")
-    torch.manual_seed(0)
-    net = inception.FIDInception()
-    images = torch.randint(0, 256, (args.images, 3, 32, 32), dtype=torch.uint8)
-    with torch.no_grad():
-        net(images[:2])                                     # warm-up
-        t0 = time.perf_counter()
-        for i in range(0, args.images, 16):
-            net(images[i:i + 16])
-        seconds = time.perf_counter() - t0
-    print(f"Inception feature extraction on this CPU ({torch.get_num_threads()} threads, 32x32 -> 299x299, "
-          f"batch 16): {args.images / seconds:.1f} images/s")
 
 
 if __name__ == "__main__":

@@ -34,10 +34,11 @@ from pathlib import Path, PurePosixPath
 from grader.build import KIT, copy_grader
 from grader.roles import GIVEN_ALWAYS, GIVEN_COMPLETE, MAX_FILE_BYTES, MAX_TOTAL_BYTES, SUBMITTED, manifest_name
 from grader.rubric import SECTIONS, TOTAL
-from grader.run import GRADER_ENV, preload, pytest_args
+from grader.run import GRADER_ENV, cores, preload, pytest_args, share_cores
 from grader.sandbox import Limits, bwrap_available, remove_cgroups
 
 JUDGE_MEMORY_MB = 6144
+WORKER_MEMORY_MB = 4096       # what a worker (a judge and its sandboxed student process) takes at most, in practice
 TESTING_BUDGET = 600          # seconds the Testing section may take on top of the student process deadline
 
 
@@ -121,12 +122,13 @@ def find_submissions(root: Path) -> dict[str, Path]:
 
 # ----------------------------------------------------------------------------- the judge
 def _judge_child(staged: Path, judge_dir: Path, results: Path, log: Path, worker: int, options: Options, seed: int,
-                 sections: list[str] | None = None, env: dict[str, str] | None = None):
+                 sections: list[str] | None = None, env: dict[str, str] | None = None, workers: int = 1):
     """In the forked judge: the grader's tests in judge mode on `staged`; never returns."""
     code = 3
     try:
         import resource
         resource.setrlimit(resource.RLIMIT_DATA, (JUDGE_MEMORY_MB << 20,) * 2)
+        share_cores(workers)
         os.chdir(judge_dir)
         config = {"kind": options.sandbox, "worker": worker, "limits": asdict(options.limits)}
         if options.python:
@@ -167,7 +169,7 @@ class Job:
     env: dict[str, str] = field(default_factory=dict)   # the canary's own data and Inception weights
 
 
-def start_judge(job: Job, judge_dir: Path, options: Options) -> None:
+def start_judge(job: Job, judge_dir: Path, options: Options, workers: int = 1) -> None:
     job.tmp = Path(tempfile.mkdtemp(prefix="grade-"))
     (job.tmp / "scratch").mkdir()
     staged = stage(job.files or {}, job.tmp / "submission")
@@ -177,7 +179,7 @@ def start_judge(job: Job, judge_dir: Path, options: Options) -> None:
     pid = os.fork()
     if pid == 0:
         _judge_child(staged, judge_dir, job.tmp / "results.json", job.tmp / "judge.log", job.worker, options, job.seed,
-                     job.sections, job.env)
+                     job.sections, job.env, workers)
     job.pid = pid
 
 
@@ -214,6 +216,13 @@ def finish_judge(job: Job, exit_code: int | None, options: Options) -> dict:
     return results
 
 
+def default_workers() -> int:
+    """One judge per core (each judge and its student process compute on one thread, and take turns),
+    at most one per WORKER_MEMORY_MB of the machine's memory."""
+    memory_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") >> 20
+    return max(1, min(cores(), memory_mb // WORKER_MEMORY_MB))
+
+
 def run_jobs(jobs: list[Job], judge_dir: Path, options: Options, workers: int, report=None) -> list[dict]:
     """Grade `jobs`, `workers` forked judges at a time; results in job order."""
     preload()
@@ -227,7 +236,7 @@ def run_jobs(jobs: list[Job], judge_dir: Path, options: Options, workers: int, r
             i = pending.pop(0)
             jobs[i].worker = free.pop(0)
             try:
-                start_judge(jobs[i], judge_dir, options)
+                start_judge(jobs[i], judge_dir, options, workers)
             except OSError as exc:             # the grader's disk or fork: an error for this job, not a grade
                 free.append(jobs[i].worker)
                 results[i] = {"status": "error", "tests": [], "instructor_errors": [f"could not start grading: {exc}"],
@@ -371,9 +380,10 @@ def check_sandbox(options: Options) -> None:
             raise GraderError(f"{problem}; or grade with `--sandbox basic` (weaker isolation, said in every result)")
 
 
-def grade_class(root: Path, out: Path, workers: int = 1, options: Options | None = None, force: bool = False,
+def grade_class(root: Path, out: Path, workers: int | None = None, options: Options | None = None, force: bool = False,
                 run_canary: bool = True) -> Path:
     options = options or Options()
+    workers = workers or default_workers()
     check_sandbox(options)
     subs = find_submissions(root)
     out.mkdir(parents=True, exist_ok=True)

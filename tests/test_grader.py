@@ -118,3 +118,13 @@ def test_the_judges_generators_never_reach_the_handout(handout, tmp_path):
     (leaked / "notes.py").write_text(sorted(secret)[0] + "\n")
     with pytest.raises(LeakError, match="judge's code leaked"):
         check_no_leak(leaked, {}, secret)
+
+
+@pytest.mark.parametrize("cores,memory_gb,expected", [(2, 24, 2), (16, 24, 6), (8, 2, 1), (1, 64, 1)])
+def test_batch_grading_defaults_to_one_worker_per_core_within_memory(monkeypatch, cores, memory_gb, expected):
+    import os
+
+    import grader.batch as batch
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setattr(os, "sysconf", lambda name: {"SC_PHYS_PAGES": memory_gb << 18, "SC_PAGE_SIZE": 4096}[name])
+    assert batch.default_workers() == expected

@@ -88,3 +88,38 @@ def test_the_disk_cache_never_answers_for_other_code(tmp_path, monkeypatch):
     assert training_check._cached(fresh_tools(), key, compute) == {"scores": [1]} and len(calls) == 1
     monkeypatch.setattr(training_check, "CODE_DIGEST", "another version")
     assert training_check._cached(fresh_tools(), key, compute) == {"scores": [2]}
+
+
+@pytest.mark.parametrize("n1,n2,d", [(32, 32, 2048), (32, 50, 300), (7, 5, 64), (40, 60, 16)])
+def test_judge_frechet_distance_equals_the_kit_formula(n1, n2, d):
+    """The judge's FID (singular values of the centred features' cross product when n1 n2 <= d^2, else
+    the d x d eigendecompositions) against fid.py's, on ReLU-like correlated features."""
+    import fid
+    from grader.judge.trusted import frechet
+    rng = np.random.default_rng([n1, n2, d])
+    mix = rng.normal(size=(d, d)) / np.sqrt(d)
+    a = np.maximum(rng.normal(size=(n1, d)) @ mix, 0)
+    b = np.maximum(rng.normal(loc=0.3, size=(n2, d)) @ mix, 0)
+    expected = fid.frechet_distance(*fid.feature_statistics(a), *fid.feature_statistics(b))
+    # fid.py takes square roots of the ~1e-16 eigenvalues of a rank-deficient S1: ~1e-8 of noise
+    assert frechet(a, b) == pytest.approx(expected, rel=1e-9 if min(n1, n2) > d else 1e-6)
+
+
+def test_judge_frechet_distance_with_few_samples_is_exact():
+    """Against 50-digit arithmetic: 4 and 5 samples in 6 dimensions (ranks 3 and 4)."""
+    import mpmath
+    from grader.judge.trusted import frechet
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(4, 6)), rng.normal(loc=0.5, size=(5, 6))
+    with mpmath.workdps(50):
+        def cov(x):
+            c = mpmath.matrix((x - x.mean(0)).tolist())
+            return c.T * c / (len(x) - 1)
+        s1, s2 = cov(a), cov(b)
+        w, v = mpmath.eigsy(s1)
+        root = v * mpmath.diag([mpmath.sqrt(max(x, 0)) for x in w]) * v.T
+        middle = root * s2 * root
+        tr_covmean = sum(mpmath.sqrt(max(x, 0)) for x in mpmath.eigsy(middle)[0])
+        mu = mpmath.matrix((a.mean(0) - b.mean(0)).tolist())
+        exact = (mu.T * mu)[0] + sum(s1[i, i] + s2[i, i] for i in range(6)) - 2 * tr_covmean
+    assert frechet(a, b) == pytest.approx(float(exact), rel=1e-12)

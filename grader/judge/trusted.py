@@ -85,14 +85,24 @@ def split_score(probs: np.ndarray) -> float:
 
 
 def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    """FID of two feature sets: |mu1-mu2|^2 + tr S1 + tr S2 - 2 tr sqrt(sqrt(S1) S2 sqrt(S1))."""
-    from scipy.linalg import eigh
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    w, v = eigh(s1)
-    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
-    middle = root @ s2 @ root
-    tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
-    return float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
+    """FID of two feature sets: |mu1-mu2|^2 + tr S1 + tr S2 - 2 tr sqrt(sqrt(S1) S2 sqrt(S1)).
+    With fewer samples than dimensions (the judge scores 32 images in 2048-d) the last trace is the sum of
+    the singular values of A2 A1^T / sqrt((n1-1)(n2-1)), A the centred features: sqrt(S1) S2 sqrt(S1) has
+    the nonzero eigenvalues of S2 S1, which has those of (A2 A1^T)(A2 A1^T)^T / ((n1-1)(n2-1)). Same number
+    as the d x d eigendecompositions, in O(n1 n2 d) instead of O(d^3) (seconds a submission)."""
+    (n1, d), n2 = a.shape, len(b)
+    c1, c2 = a - a.mean(0), b - b.mean(0)
+    trace_s1, trace_s2 = (c1 ** 2).sum() / (n1 - 1), (c2 ** 2).sum() / (n2 - 1)
+    if n1 * n2 <= d * d:
+        tr_covmean = np.linalg.svd(c2 @ c1.T, compute_uv=False).sum() / np.sqrt((n1 - 1) * (n2 - 1))
+    else:
+        from scipy.linalg import eigh
+        s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+        w, v = eigh(s1)
+        root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+        middle = root @ s2 @ root
+        tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
+    return float(((a.mean(0) - b.mean(0)) ** 2).sum() + trace_s1 + trace_s2 - 2 * tr_covmean)
 
 
 # ----------------------------------------------------------------------------- the kit's Inception
