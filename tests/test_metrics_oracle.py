@@ -120,3 +120,17 @@ def test_metric_clis_on_folders(random_weights, image_folders, kit_fid):
     assert out.returncode == 0 and "Inception Score of" in out.stdout and "(12 images, 2 splits)" in out.stdout
     missing = run_cli("fid.py", str(a), str(b), "--weights", "/nope.pth", data_root=a.parent, cwd=a.parent)
     assert missing.returncode == 2 and missing.stderr.startswith("error: Inception weights not found")
+
+
+@pytest.mark.e2e
+def test_speed_benchmark_runs_and_finds_the_features_bit_equal():
+    """benchmarks/bench_speed.py (figures, not a timing test): it runs, and its exactness line holds."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_speed.py"
+    out = subprocess.run([sys.executable, str(script), "--only", "inception", "dcgan", "--rounds", "1", "--batch", "5",
+                          "--iters", "1", "--threads", "1"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "== torch-fidelity's bit for bit: True" in out.stdout
+    assert "kit / pytorch-fid:" in out.stdout and "kit / examples loop:" in out.stdout
