@@ -160,6 +160,7 @@ def distinct_checkpoints(results: Path, k: int) -> None:
 def bench_batch(copies: int, tmp: Path) -> None:
     from grader.batch import default_workers, grade_class
     from grader.roles import SUBMITTED
+    from grader.sandbox import Limits
     from grader.verify import testing_fixture
 
     fixture = testing_fixture()
@@ -173,7 +174,7 @@ def bench_batch(copies: int, tmp: Path) -> None:
         shutil.copytree(fixture.results / "results", sub / "results")
         distinct_checkpoints(sub / "results", i + 1)
     print(f"\n3. Batch grading: {copies} submissions (the reference, each with its own checkpoint files), "
-          f"bubblewrap sandbox; the default --workers here is {default_workers()}")
+          f"bubblewrap sandbox; the default --workers here is {default_workers(Limits().memory_mb)}")
     walls = {}
     for workers in (1, 2):
         out = tmp / f"grades{workers}"

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("submissions", type=Path)
     p.add_argument("--out", type=Path, default=Path("grades"))
     p.add_argument("--workers", type=int, default=None,
-                   help="submissions graded at once (default: one per core, at most one per 4 GB of memory)")
+                   help="submissions graded at once (default: one per core, at most one per --memory-mb of the machine's memory)")
     p.add_argument("--timeout", type=float, default=300, help="seconds per submission (one deadline, restarts included)")
     p.add_argument("--test-timeout", type=float, default=60, help="seconds per question to the student's code")
     p.add_argument("--memory-mb", type=int, default=4096, help="memory of all the submission's processes together")

@@ -38,7 +38,6 @@ from grader.run import GRADER_ENV, cores, preload, pytest_args, share_cores
 from grader.sandbox import Limits, bwrap_available, remove_cgroups
 
 JUDGE_MEMORY_MB = 6144
-WORKER_MEMORY_MB = 4096       # what a worker (a judge and its sandboxed student process) takes at most, in practice
 TESTING_BUDGET = 600          # seconds the Testing section may take on top of the student process deadline
 
 
@@ -216,11 +215,11 @@ def finish_judge(job: Job, exit_code: int | None, options: Options) -> dict:
     return results
 
 
-def default_workers() -> int:
+def default_workers(submission_memory_mb: int) -> int:
     """One judge per core (each judge and its student process compute on one thread, and take turns),
-    at most one per WORKER_MEMORY_MB of the machine's memory."""
+    at most as many as the machine's memory holds submissions at their memory cap."""
     memory_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") >> 20
-    return max(1, min(cores(), memory_mb // WORKER_MEMORY_MB))
+    return max(1, min(cores(), memory_mb // submission_memory_mb))
 
 
 def run_jobs(jobs: list[Job], judge_dir: Path, options: Options, workers: int, report=None) -> list[dict]:
@@ -383,7 +382,7 @@ def check_sandbox(options: Options) -> None:
 def grade_class(root: Path, out: Path, workers: int | None = None, options: Options | None = None, force: bool = False,
                 run_canary: bool = True) -> Path:
     options = options or Options()
-    workers = workers or default_workers()
+    workers = workers or default_workers(options.limits.memory_mb)
     check_sandbox(options)
     subs = find_submissions(root)
     out.mkdir(parents=True, exist_ok=True)

@@ -127,4 +127,4 @@ def test_batch_grading_defaults_to_one_worker_per_core_within_memory(monkeypatch
     import grader.batch as batch
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
     monkeypatch.setattr(os, "sysconf", lambda name: {"SC_PHYS_PAGES": memory_gb << 18, "SC_PAGE_SIZE": 4096}[name])
-    assert batch.default_workers() == expected
+    assert batch.default_workers(4096) == expected

@@ -97,7 +97,7 @@ def frechet(a: np.ndarray, b: np.ndarray) -> float:
         tr_covmean = np.linalg.svd(c2 @ c1.T, compute_uv=False).sum() / np.sqrt((n1 - 1) * (n2 - 1))
     else:
         from scipy.linalg import eigh
-        s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+        s1, s2 = c1.T @ c1 / (n1 - 1), c2.T @ c2 / (n2 - 1)
         w, v = eigh(s1)
         root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
         middle = root @ s2 @ root
