@@ -15,6 +15,7 @@ today's weaker measures; `protections` says which were on, for every result.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import shutil
@@ -30,10 +31,17 @@ from grader.codec import MAX_FRAME_BYTES, CodecError, decode, dumps, encode, loa
 from grader.roles import SANDBOX_GRADER
 
 KIT = Path(__file__).resolve().parent.parent
-UID_BASE = 64000                       # worker w runs student code as uid UID_BASE + w (root only)
+UID_BASE = 64000                       # as root, student code runs as a uid of UID_BASE..+UID_COUNT-1,
+UID_COUNT = 1000                       # held with a lock for the sandbox's life (gradings side by side never share one)
+UID_LOCKS = Path("/run/gan-kit-uids") if Path("/run").is_dir() else Path("/tmp/gan-kit-uids")
 CHILD_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "TMPDIR": "/tmp", "OMP_NUM_THREADS": "1",
              "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "PYTHONDONTWRITEBYTECODE": "1",
              "PYTHONHASHSEED": "0"}
+
+
+def own_user_namespace(uid: int) -> list[str]:
+    """The command prefix that runs the rest in a new user namespace, `uid` mapped to itself."""
+    return ["/usr/bin/unshare", "--user", f"--map-user={uid}", f"--map-group={uid}", "--"]
 
 
 class SandboxError(RuntimeError):
@@ -75,10 +83,18 @@ def bwrap_available() -> str | None:
     tool = shutil.which("bwrap")
     if not tool:
         return "bubblewrap is not installed (apt-get install bubblewrap; `make setup` does it)"
-    probe = subprocess.run([tool, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--", "true"],
-                           capture_output=True, text=True)
+    command = [tool, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-pid", "--unshare-net", "--"]
+    if os.geteuid() == 0:               # the sandbox makes its user namespace as its unprivileged uid
+        command += ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                    *own_user_namespace(65534), "true"]
+    else:
+        command[1:1] = ["--unshare-user"]
+        command.append("true")
+    probe = subprocess.run(command, capture_output=True, text=True)
     if probe.returncode != 0:
-        return f"bubblewrap cannot create namespaces here: {probe.stderr.strip()[:200]}"
+        return (f"bubblewrap cannot create namespaces (a user namespace, as an unprivileged uid) here: "
+                f"{probe.stderr.strip()[:200]} (allow them: sysctl kernel.unprivileged_userns_clone=1, "
+                f"user.max_user_namespaces > 0)")
     return None
 
 
@@ -213,11 +229,30 @@ class Sandbox:
         self.buffer = b""
         self.importing: str | None = None
         self.fatal_imports: dict[str, str] = {}     # module -> why importing it kills the process
-        self.uid = UID_BASE + self.config.worker if os.geteuid() == 0 else os.geteuid()
+        self._uid_lock: int | None = None
+        self.uid = self._claim_uid() if os.geteuid() == 0 else os.geteuid()
         if self.config.kind == "bwrap":
             problem = bwrap_available()
             if problem:
                 raise SandboxError(problem)
+
+    def _claim_uid(self) -> int:
+        """A worker uid no other sandbox on this machine holds (a lock file per uid, held while we
+        live), so two gradings side by side never run, or kill, each other's student processes."""
+        UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
+        start = self.config.worker % UID_COUNT
+        for i in range(UID_COUNT):
+            uid = UID_BASE + (start + i) % UID_COUNT
+            fd = os.open(UID_LOCKS / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self._uid_lock = fd
+            kill_uid(uid)                  # a crashed grading's leftovers (the lock proves nobody owns them)
+            return uid
+        raise SandboxError(f"all {UID_COUNT} sandbox uids are held by other gradings on this machine")
 
     def _grader_code(self) -> Path:
         """A folder holding just the grader modules the student process may see."""
@@ -237,8 +272,9 @@ class Sandbox:
         kinds = [c for c in ("memory", "pids") if _own_cgroup(c) is not None]
         caps = f"cgroup {'+'.join(kinds)} limits" if kinds else "per-process rlimits (no cgroup allowed here)"
         if self.config.kind == "bwrap":
-            who = f"uid {self.uid} of its own" if os.geteuid() == 0 else "a user namespace"
-            return (f"bubblewrap: mount/pid/network/IPC namespaces, read-only view of the interpreter and "
+            who = (f"uid {self.uid} of its own (held by this grading only) in a user namespace of its own"
+                   if os.geteuid() == 0 else "a user namespace of its own")
+            return (f"bubblewrap: mount/pid/network/IPC/user namespaces (own kernel keyrings), read-only view of the interpreter and "
                     f"the submission only, private /tmp ({limits.tmp_mb} MB) and /dev/shm ({limits.shm_mb} MB), "
                     f"{who}; {caps}: memory {limits.memory_mb} MB, {limits.pids} processes; "
                     f"{limits.question:g} s a question, {limits.deadline:g} s a submission")
@@ -269,6 +305,10 @@ class Sandbox:
             if Path(etc).exists():
                 cmd += ["--ro-bind", etc, etc]
         if not str(base).startswith("/usr/"):
+            # the folders above the interpreter exist in the sandbox only to reach it: traversable
+            # whatever their modes are outside (/root is 0700 where Python lives in root's home)
+            for folder in reversed(base.parents[:-1]):
+                cmd += ["--perms", "0755", "--dir", str(folder)]
             cmd += ["--ro-bind", str(base), str(base)]
         if prefix != base:
             cmd += ["--ro-bind", str(prefix), "/venv"]
@@ -276,10 +316,14 @@ class Sandbox:
                 "--proc", "/proc", "--dev", "/dev",
                 "--perms", "01777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp",
                 "--perms", "01777", "--size", str(limits.shm_mb << 20), "--tmpfs", "/dev/shm", "--chdir", "/tmp"]
+        # A user namespace per sandbox, as root too: kernel keyrings (and whatever else the kernel keys
+        # by uid within a namespace) die with it, so one submission cannot leave a message for the next.
+        # As root, bwrap makes the mounts, setpriv drops to the sandbox's own uid, then unshare makes
+        # the user namespace (mapping that uid to itself).
         if os.geteuid() == 0:
             cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--", "/usr/bin/setpriv",
                     f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--no-new-privs",
-                    "--inh-caps=-all", "--bounding-set=-all", "--", str(python), *child]
+                    "--inh-caps=-all", "--bounding-set=-all", "--", *own_user_namespace(self.uid), str(python), *child]
         else:
             cmd += ["--unshare-user", "--disable-userns", "--", str(python), *child]
         return cmd, Path("/")
@@ -322,11 +366,18 @@ class Sandbox:
         self.buffer = b""
         self.importing = None
         os.set_blocking(self.proc.stdout.fileno(), False)
+        os.set_blocking(self.proc.stdin.fileno(), False)
+        allowance = self.limits.question + 60
+        left = self._left()
         try:
-            hello = self._read_frame(min(self.limits.question + 60, self._left()))
+            hello = self._read_frame(min(allowance, left))
         except AnswerError as exc:
             stderr = self._stderr()
             self.close_process()
+            if str(exc) == "timeout" and left < allowance:
+                # the submission's own deadline cut the start short: its code used the time, not the grader
+                raise AnswerError(f"no time left: your code used the submission's whole time limit "
+                                  f"({self.limits.deadline:g} s) before this check") from None
             raise SandboxError(f"the student process did not start: {exc}; {stderr}".strip()) from None
         if hello.get("ready") is not True:
             self.close_process()
@@ -373,6 +424,23 @@ class Sandbox:
                     raise AnswerError(f"exit {code}")
                 self.buffer += chunk
 
+    def _write_frame(self, frame: bytes, end: float) -> None:
+        """Write a request within the question's time: a child that stops reading cannot block the judge."""
+        fd = self.proc.stdin.fileno()
+        view = memoryview(frame)
+        while view:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AnswerError("timeout")
+            _, ready, _ = select.select([], [fd], [], min(left, 1.0))
+            if ready:
+                try:
+                    view = view[os.write(fd, view[:1 << 16]):]
+                except BlockingIOError:
+                    continue
+                except OSError:           # EPIPE: the child is gone
+                    raise BrokenPipeError from None
+
     def ask(self, question: str, inputs: dict):
         """The student's answer to one question (plain data), or AnswerError with the reason."""
         from grader.questions import module_of
@@ -388,10 +456,9 @@ class Sandbox:
         if timeout <= 0:
             raise AnswerError(f"no time left: the submission used its whole limit of {self.limits.deadline:g} s")
         try:
-            self.proc.stdin.write(dumps({"q": question, "inputs": encode(plain(inputs))}))
-            self.proc.stdin.flush()
             end = time.monotonic() + timeout
-            reply = self._read_frame(timeout)
+            self._write_frame(dumps({"q": question, "inputs": encode(plain(inputs))}), end)
+            reply = self._read_frame(end - time.monotonic())
             while "importing" in reply and len(reply) == 1:       # progress: the child imports a student module
                 self.importing = reply["importing"] if isinstance(reply["importing"], str) else None
                 reply = self._read_frame(end - time.monotonic())
@@ -454,6 +521,9 @@ class Sandbox:
         self.close_process()
         if getattr(self, "_own_code", None):
             shutil.rmtree(self._own_code, ignore_errors=True)
+        if self._uid_lock is not None:
+            os.close(self._uid_lock)
+            self._uid_lock = None
 
 
 def kill_uid(uid: int) -> None:
