@@ -17,6 +17,7 @@ and is graded again by the next run. Outputs: <out>/<id>/results.json (Gradescop
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -24,6 +25,7 @@ import re
 import secrets
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -32,7 +34,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from grader.build import KIT, copy_grader
-from grader.roles import GIVEN_ALWAYS, GIVEN_COMPLETE, MAX_FILE_BYTES, MAX_TOTAL_BYTES, SUBMITTED, manifest_name
+from grader.roles import (CHECKPOINT_FILES, GIVEN_ALWAYS, GIVEN_COMPLETE, IMAGE_DIRS, MAX_FILE_BYTES, MAX_IMAGES,
+                          MAX_TOTAL_BYTES, SCORES_FILE, SUBMITTED, manifest_name)
 from grader.rubric import SECTIONS, TOTAL
 from grader.run import GRADER_ENV, cores, preload, pytest_args, share_cores
 from grader.sandbox import Limits, bwrap_available, remove_cgroups
@@ -54,67 +57,202 @@ class Options:
 
 
 # ----------------------------------------------------------------------------- submissions
-def submission_files(src: Path) -> dict[str, bytes]:
-    """The manifest files of a folder or .zip (a single top folder inside is fine); no links."""
-    entries: dict[str, bytes] = {}
-    total = 0
+@dataclass
+class Intake:
+    """What is taken from one submission: manifest name -> where its bytes are (a file, or a zip
+    member), never the bytes themselves; they are copied to disk only when the submission is graded."""
+    sources: dict[str, tuple[Path, str | None]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    digest: str = ""                 # sha256 of the manifest names and contents: ties results to this work
+    error: str | None = None         # the submission could not be read at all
 
-    def take(rel: str, read) -> None:
-        nonlocal total
-        rel = rel.replace("\\", "/")
-        if rel.startswith("/") or ".." in PurePosixPath(rel).parts:
-            return
-        entries.setdefault(rel, read())
-        total += len(entries[rel])
-        if total > MAX_TOTAL_BYTES:
-            raise ValueError(f"submission larger than {MAX_TOTAL_BYTES >> 20} MB")
 
-    if src.is_file() and not src.is_symlink() and src.suffix == ".zip":
-        with zipfile.ZipFile(src) as z:
-            for info in z.infolist()[:10_000]:
-                is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
-                if info.is_dir() or is_link or info.file_size > MAX_FILE_BYTES:
-                    continue
-                take(info.filename, lambda info=info: z.read(info))
-    elif src.is_dir() and not src.is_symlink():
-        for path in sorted(src.rglob("*"))[:10_000]:
-            if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+def _open(source: tuple[Path, str | None]):
+    path, member = source
+    if member is None:
+        return open(path, "rb")
+    archive = zipfile.ZipFile(path)
+    stream = archive.open(member)
+    stream._archive = archive        # closed with the stream (zipfile keeps its own file handle)
+    return stream
+
+
+def _copy(source: tuple[Path, str | None], sink, limit: int) -> int:
+    """Stream at most `limit` bytes of a source into `sink` (a file or a hash); the byte count."""
+    done = 0
+    with _open(source) as stream:
+        while done < limit and (chunk := stream.read(min(1 << 20, limit - done))):
+            (sink.write if hasattr(sink, "write") else sink.update)(chunk)
+            done += len(chunk)
+        if hasattr(stream, "_archive"):
+            stream._archive.close()
+    return done
+
+
+def _plain_file(base: Path, rel: str) -> Path | None:
+    """base/rel when it is a regular file reached through no symbolic link, else None."""
+    path = base
+    try:
+        for part in PurePosixPath(rel).parts:
+            path = path / part
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode):
+                return None
+        return path if stat.S_ISREG(mode) else None
+    except OSError:
+        return None
+
+
+def _folder_names(base: Path) -> dict[str, Path]:
+    """The manifest's files under `base`, looked up by name (no walk: depth and clutter cannot matter)."""
+    found = {name: path for name in (*SUBMITTED, SCORES_FILE, *CHECKPOINT_FILES) if (path := _plain_file(base, name))}
+    for folder in IMAGE_DIRS.values():
+        if not _plain_dir(base, folder):
+            continue
+        try:
+            names = sorted(e.name for e in os.scandir(base / folder) if e.name.lower().endswith(".png"))
+        except OSError:
+            continue
+        for name in names[:MAX_IMAGES]:
+            if (path := _plain_file(base, f"{folder}/{name}")) and manifest_name(rel := f"{folder}/{name}"):
+                found[rel] = path
+    return found
+
+
+def _plain_dir(base: Path, rel: str) -> bool:
+    """base/rel is a folder reached through no symbolic link."""
+    path = base
+    try:
+        for part in PurePosixPath(rel).parts:
+            path = path / part
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                return False
+        return True
+    except OSError:
+        return False
+
+
+def _zip_names(path: Path) -> dict[str, tuple[Path, str]]:
+    """The manifest's files in a .zip (names only are read here), with one top folder stripped."""
+    with zipfile.ZipFile(path) as archive:
+        members = {}
+        for info in archive.infolist():
+            is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
+            rel = info.filename.replace("\\", "/")
+            if info.is_dir() or is_link or rel.startswith("/") or ".." in PurePosixPath(rel).parts:
                 continue
-            take(path.relative_to(src).as_posix(), path.read_bytes)
-    # strip one common top folder (hw3-12345/dcgan.py), then keep only manifest files
-    prefixes = {rel.split("/", 1)[0] for rel in entries if "/" in rel} - {"__MACOSX"}
-    if not any(manifest_name(rel) for rel in entries) and len(prefixes) == 1:
-        top = prefixes.pop() + "/"
-        entries = {rel[len(top):]: data for rel, data in entries.items() if rel.startswith(top)}
-    return {name: data for rel, data in entries.items() if (name := manifest_name(rel))}
+            members.setdefault(rel, info.filename)
+    direct = {name: m for rel, m in members.items() if (name := manifest_name(rel))}
+    if not direct:
+        tops = {rel.split("/", 1)[0] for rel in members if "/" in rel} - {"__MACOSX"}
+        if len(tops) == 1:
+            top = tops.pop() + "/"
+            direct = {name: m for rel, m in members.items() if rel.startswith(top) and (name := manifest_name(rel[len(top):]))}
+    images: dict[str, int] = {}
+    taken = {}
+    for name, member in sorted(direct.items()):
+        folder = name.rpartition("/")[0]
+        if folder in IMAGE_DIRS.values():
+            images[folder] = images.get(folder, 0) + 1
+            if images[folder] > MAX_IMAGES:
+                continue
+        taken[name] = (path, member)
+    return taken
 
 
-def stage(files: dict[str, bytes], dest: Path) -> Path:
-    """The graded copy of a submission: its manifest files, the kit's given files where needed."""
+def _size(source: tuple[Path, str | None]) -> int:
+    path, member = source
+    if member is None:
+        return os.stat(path).st_size
+    with zipfile.ZipFile(path) as archive:
+        return archive.getinfo(member).file_size
+
+
+def intake(src: Path) -> Intake:
+    """The manifest files of a folder or .zip (a single top folder inside is fine; no links), found by
+    name first, then the size limits, on those files only: clutter beside them (data sets, epoch
+    checkpoints, a folder 1,000 levels deep) is never read and never counts."""
+    try:
+        if src.is_file() and not src.is_symlink() and src.suffix.lower() == ".zip":
+            sources = _zip_names(src)
+        elif src.is_dir() and not src.is_symlink():
+            found = _folder_names(src)
+            if not found:
+                subfolders = [e for e in os.scandir(src) if e.is_dir(follow_symlinks=False)
+                              and e.name != "__MACOSX" and not e.name.startswith(".")]
+                if len(subfolders) == 1:
+                    found = _folder_names(Path(subfolders[0].path))
+            sources = {name: (path, None) for name, path in found.items()}
+        else:
+            return Intake(error="not a folder or a .zip file")
+        taken = Intake()
+        total = 0
+        order = sorted(sources, key=lambda n: (n.endswith(".png"), n.endswith(".pth"), n))   # code, claims, checkpoints, images
+        for name in order:
+            size = _size(sources[name])
+            if size > MAX_FILE_BYTES:
+                taken.notes.append(f"ignored {name}: {size / 2**20:.0f} MB, over the {MAX_FILE_BYTES >> 20} MB limit of one file")
+            elif total + size > MAX_TOTAL_BYTES:
+                taken.notes.append(f"ignored {name}: the submission's graded files would pass {MAX_TOTAL_BYTES >> 20} MB")
+            else:
+                total += size
+                taken.sources[name] = sources[name]
+        digest = hashlib.sha256()
+        for name in sorted(taken.sources):
+            digest.update(name.encode() + b"\0")
+            digest.update(str(_copy(taken.sources[name], digest, MAX_FILE_BYTES)).encode() + b"\0")
+        taken.digest = digest.hexdigest()
+        return taken
+    except (OSError, ValueError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
+        return Intake(error=f"could not read the submission: {type(exc).__name__}: {str(exc)[:300]}")
+
+
+def kit_intake(files: dict[str, Path]) -> Intake:
+    """An Intake of files the kit supplies (the canary's reference and its artifacts)."""
+    return Intake({name: (path, None) for name, path in files.items()}, digest="kit")
+
+
+def stage(taken: Intake, dest: Path) -> Path:
+    """The graded copy of a submission: its manifest files (streamed), the kit's given files where needed."""
     dest.mkdir(parents=True)
-    for name, data in files.items():
+    for name, source in taken.sources.items():
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        (dest / name).write_bytes(data)
+        with open(dest / name, "wb") as out:
+            _copy(source, out, MAX_FILE_BYTES)
     for name in GIVEN_COMPLETE:
-        if name in GIVEN_ALWAYS or name not in files:
+        if name in GIVEN_ALWAYS or name not in taken.sources:
             shutil.copy2(KIT / name, dest / name)
     for path in [dest, *dest.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     return dest
 
 
+FORMULA_START = "=+-@"
+
+
 def find_submissions(root: Path) -> dict[str, Path]:
-    """{id: path}; ids are sanitised file names (letters, digits, . _ -), unique."""
+    """{id: path}. An id is the folder's or zip's name made safe (letters, digits, . _ -); where that
+    changed the name, or another name makes the same id, a short digest of the exact name follows, so
+    an id names one submission in every run, whatever else is in the folder and in any order."""
+    entries = []
+    with os.scandir(root) as listing:
+        for entry in listing:
+            path = Path(entry.path)
+            if entry.is_symlink() or not (entry.is_dir() or (entry.is_file() and path.suffix.lower() == ".zip")):
+                continue
+            stem = path.stem if entry.is_file() else path.name
+            base = re.sub(r"[^A-Za-z0-9._-]", "_", stem).strip(".").lstrip(FORMULA_START + "_") or "submission"
+            if base.lower() in ("grades", "grades.csv", "class_report", "similar"):
+                base += "_"
+            entries.append((base[:80], entry.name, path, base[:80] != stem))
+    counts: dict[str, int] = {}
+    for base, *_ in entries:
+        counts[base.lower()] = counts.get(base.lower(), 0) + 1
     subs: dict[str, Path] = {}
-    for path in sorted(root.iterdir()):
-        if path.is_symlink() or not (path.is_dir() or (path.is_file() and path.suffix == ".zip")):
-            continue
-        base = re.sub(r"[^A-Za-z0-9._-]", "_", path.stem if path.is_file() else path.name).strip(".") or "submission"
-        base = base[:80] if base not in ("grades", "grades.csv") else base + "_"
-        sub_id, n = base, 1
-        while sub_id in subs:
-            n += 1
-            sub_id = f"{base}-{n}"
+    for base, name, path, changed in sorted(entries, key=lambda e: e[1]):
+        sub_id = base
+        if changed or counts[base.lower()] > 1:
+            sub_id = f"{base}-{hashlib.sha256(name.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
         subs[sub_id] = path
     return subs
 
@@ -156,9 +294,8 @@ def _judge_child(staged: Path, judge_dir: Path, results: Path, log: Path, worker
 @dataclass
 class Job:
     sub_id: str
-    files: dict[str, bytes] | None
+    intake: Intake                         # where the submission's files are (read only when it is graded)
     out: Path
-    notes: list[str]
     tmp: Path | None = None
     pid: int = 0
     worker: int = 0
@@ -171,7 +308,7 @@ class Job:
 def start_judge(job: Job, judge_dir: Path, options: Options, workers: int = 1) -> None:
     job.tmp = Path(tempfile.mkdtemp(prefix="grade-"))
     (job.tmp / "scratch").mkdir()
-    staged = stage(job.files or {}, job.tmp / "submission")
+    staged = stage(job.intake, job.tmp / "submission")
     job.seed = secrets.randbits(48)
     job.started = time.monotonic()
     sys.stdout.flush(), sys.stderr.flush()
@@ -197,8 +334,8 @@ def finish_judge(job: Job, exit_code: int | None, options: Options) -> dict:
         results = {"status": "error", "tests": [], "grader_errors": [f"the judge failed ({why}): {last[0][-300:]}"],
                    "judge_log": log}
     errors = results.get("grader_errors") or []
-    missing = [n for n in SUBMITTED if job.files is not None and n not in job.files]
-    notes = list(job.notes)
+    missing = [n for n in SUBMITTED if n not in job.intake.sources]
+    notes = list(job.intake.notes)
     if missing:
         notes.append(f"files not submitted: {', '.join(missing)}")
     notes.append(f"graded in {seconds:.0f} s with grading seed {job.seed} (Testing samples: seed {options.testing_seed}); protections: "
@@ -212,7 +349,15 @@ def finish_judge(job: Job, exit_code: int | None, options: Options) -> dict:
     else:
         results["status"] = "ok"
         results["output"] = "Graded in an isolated sandbox; scores decided by the trusted judge.\n" + "\n".join(notes)
+    results["submission_digest"] = job.intake.digest
     return results
+
+
+def intake_error(job: Job, why: str) -> dict:
+    """The result of a submission that could not be graded for a reason outside its code."""
+    return {"status": "error", "tests": [], "instructor_errors": [why], "submission_digest": job.intake.digest,
+            "output": "The grader could not grade this submission (grader error, not your code); your instructor "
+                      "has been told."}
 
 
 def default_workers(submission_memory_mb: int) -> int:
@@ -235,11 +380,14 @@ def run_jobs(jobs: list[Job], judge_dir: Path, options: Options, workers: int, r
             i = pending.pop(0)
             jobs[i].worker = free.pop(0)
             try:
+                if jobs[i].intake.error:
+                    raise ValueError(jobs[i].intake.error)
                 start_judge(jobs[i], judge_dir, options, workers)
-            except OSError as exc:             # the grader's disk or fork: an error for this job, not a grade
+            except (OSError, ValueError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+                # the submission cannot be read, or the grader's disk or fork failed: an error for this
+                # job (the instructor sees why), never a grade, and the rest of the class goes on
                 free.append(jobs[i].worker)
-                results[i] = {"status": "error", "tests": [], "instructor_errors": [f"could not start grading: {exc}"],
-                              "output": "The grader could not grade this submission (grader error, not your code)."}
+                results[i] = intake_error(jobs[i], f"could not start grading: {exc}")
                 if jobs[i].tmp:
                     shutil.rmtree(jobs[i].tmp, ignore_errors=True)
                 if report:
@@ -324,12 +472,10 @@ def summarize(out: Path, ids: list[str]) -> None:
 
 # ----------------------------------------------------------------------------- canary and class
 def reference_job(artifacts: Path | None, env: dict[str, str] | None = None) -> Job:
-    files = {name: (KIT / name).read_bytes() for name in SUBMITTED}
+    files = {name: KIT / name for name in SUBMITTED}
     if artifacts is not None:
-        for path in artifacts.rglob("*"):
-            if path.is_file() and manifest_name(rel := path.relative_to(artifacts).as_posix()):
-                files[rel] = path.read_bytes()
-    return Job("canary (the kit's reference)", files, Path("."), [], env=dict(env or {}))
+        files.update(_folder_names(artifacts))
+    return Job("canary (the kit's reference)", kit_intake(files), Path("."), env=dict(env or {}))
 
 
 def testing_ready() -> None:
@@ -386,23 +532,23 @@ def grade_class(root: Path, out: Path, workers: int | None = None, options: Opti
     check_sandbox(options)
     subs = find_submissions(root)
     out.mkdir(parents=True, exist_ok=True)
-    done = {s for s in subs if not force and (r := read_results(out / s / "results.json")) and r.get("status") != "error"}
-    todo = [s for s in subs if s not in done]
+    intakes = {sub_id: intake(path) for sub_id, path in subs.items()}    # names and digests only, no bytes kept
+
+    def graded(sub_id: str) -> bool:
+        """Results that belong to this very submission (same manifest files), not to an earlier one of that name."""
+        res = read_results(out / sub_id / "results.json")
+        return (not force and res is not None and res.get("status") != "error"
+                and bool(intakes[sub_id].digest) and res.get("submission_digest") == intakes[sub_id].digest)
+    todo = [s for s in subs if not graded(s)]
     print(f"{len(subs)} submissions; sandbox: {options.sandbox}; workers: {workers}")
-    if done:
-        print(f"resuming: {len(done)} already graded")
+    if len(todo) < len(subs):
+        print(f"resuming: {len(subs) - len(todo)} already graded (same files as then)")
     with tempfile.TemporaryDirectory(prefix="judge-") as jd:
         judge_dir = Path(jd)
         copy_grader(judge_dir, judge=True)
         if todo and run_canary:
             print(f"canary: the kit's reference graded {TOTAL} / {TOTAL} in {canary(judge_dir, options):.0f} s")
-        jobs = []
-        for sub_id in todo:
-            try:
-                files, notes = submission_files(subs[sub_id]), []
-            except (ValueError, zipfile.BadZipFile, OSError) as exc:
-                files, notes = {}, [f"could not read the submission: {exc}"]
-            jobs.append(Job(sub_id, files, out / sub_id, notes))
+        jobs = [Job(sub_id, intakes[sub_id], out / sub_id) for sub_id in todo]
 
         unwritten: list[str] = []
 

@@ -100,11 +100,14 @@ def _points(item) -> float:
     return getattr(item, "grader_points", 0.0)
 
 
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|\x1b\[[0-9;]*[A-Za-z]")
+# terminal escapes first, then C0/C1 controls (tab and newline kept), bidirectional overrides and
+# isolates, and the Unicode line/paragraph separators: feedback shows the text as written, in order
+CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                     r"\u2066-\u2069\u2028\u2029\ufeff]")
 
 
 def clean(text: str, limit: int = 2000) -> str:
-    """Plain text for every output format: no control characters or terminal escapes, bounded."""
+    """Plain text for every output format: no control characters, terminal escapes or bidi tricks, bounded."""
     return CONTROL.sub("", text)[:limit]
 
 
@@ -174,7 +177,7 @@ def pytest_runtest_makereport(item, call):
             if report.failed and _is_grader_error(call):
                 entry["status"] = "error"
                 entry["output"] = ("the grader could not run this check (grader error; your instructor has been "
-                                   "told): " + str(call.excinfo.value)[:500])
+                                   "told): " + clean(str(call.excinfo.value), 500))
             else:
                 entry["status"] = "failed" if report.failed else "skipped"
                 entry["output"] = (feedback(_message(report), _location(item)) if report.failed

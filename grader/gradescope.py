@@ -81,10 +81,10 @@ def build_autograder(out: Path) -> Path:
 
 def cheap_canary(options) -> str | None:
     """None if the sandbox starts (imports torch and the questions) and answers right on the reference."""
-    from grader.batch import stage
+    from grader.batch import kit_intake, stage
     from grader.sandbox import AnswerError, Config, Sandbox, SandboxError
     with tempfile.TemporaryDirectory() as tmp:
-        staged = stage({name: (KIT / name).read_bytes() for name in SUBMITTED}, Path(tmp) / "reference")
+        staged = stage(kit_intake({name: KIT / name for name in SUBMITTED}), Path(tmp) / "reference")
         try:
             box = Sandbox(staged, Config(kind=options.sandbox, limits=options.limits, python=options.python))
         except SandboxError as exc:
@@ -101,7 +101,7 @@ def cheap_canary(options) -> str | None:
 
 def grade_into(submission: Path, results: Path, timeout: float = 600, options=None) -> int:
     """Grade one folder into `results`; any grader failure is an "autograder error" without a score."""
-    from grader.batch import Job, Options, run_jobs, submission_files
+    from grader.batch import Job, Options, intake, run_jobs
     from grader.sandbox import Limits
     options = options or Options(limits=Limits(deadline=timeout))
     results.parent.mkdir(parents=True, exist_ok=True)
@@ -111,14 +111,10 @@ def grade_into(submission: Path, results: Path, timeout: float = 600, options=No
         problem = cheap_canary(options)
         if problem:
             raise RuntimeError(f"canary failed: {problem}")
-        try:
-            files, notes = submission_files(submission), []
-        except (ValueError, zipfile.BadZipFile, OSError) as exc:
-            files, notes = {}, [f"could not read the submission: {exc}"]
         with tempfile.TemporaryDirectory() as tmp:
             judge_dir = Path(tmp)
             copy_grader(judge_dir, judge=True)
-            res = run_jobs([Job("submission", files, results.parent, notes)], judge_dir, options, 1)[0]
+            res = run_jobs([Job("submission", intake(submission), results.parent)], judge_dir, options, 1)[0]
         if res["status"] == "error":
             raise RuntimeError("; ".join(res.get("instructor_errors", []))[:2000])
         res["score"] = round(sum(t["score"] for t in res["tests"]), 4)

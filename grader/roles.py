@@ -47,7 +47,8 @@ JUDGE_KIT_FILES = ("inception.py", "util.py")
 INSTRUCTOR_TOOLS = ("__main__.py", "batch.py", "build.py", "gradescope.py", "markers.py", "run.py", "verify.py")
 
 MAX_FILE_BYTES = 40 * 1024 * 1024          # any one submitted file (a float32 CycleGAN G is 31 MB)
-MAX_TOTAL_BYTES = 200 * 1024 * 1024        # a whole submission (six float32 generators: ~90 MB)
+MAX_TOTAL_BYTES = 200 * 1024 * 1024        # a whole submission's graded files (six float32 generators: ~90 MB)
+MAX_IMAGES = 64                            # PNGs taken from one image folder (sorted by name)
 
 
 def manifest_name(path: str) -> str | None:

@@ -282,16 +282,13 @@ def graded_in_this_course(variant) -> bool:
 def batch_parity(variants, jobs, local: list[dict], workers: int) -> bool:
     """The same variants through the batch path: wheats identical full marks both ways, and no
     chaff higher in batch than locally (the student's own run never promises what batch takes)."""
-    from grader.batch import Job, Options, run_jobs, section_scores
+    from grader.batch import Job, Options, intake, run_jobs, section_scores
     from grader.build import copy_grader
-    from grader.roles import manifest_name
     from grader.sandbox import bwrap_available
     kind = "bwrap" if bwrap_available() is None else "basic"
     batch_jobs = []
     for variant, (folder, sections) in zip(variants, jobs):
-        files = {rel: p.read_bytes() for p in folder.rglob("*") if p.is_file()
-                 and (rel := p.relative_to(folder).as_posix()) and manifest_name(rel)}
-        batch_jobs.append(Job(variant.name, files, folder, [], sections=sections))
+        batch_jobs.append(Job(variant.name, intake(folder), folder, sections=sections))
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="judge-") as jd:
         copy_grader(Path(jd), judge=True)

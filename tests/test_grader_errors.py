@@ -74,9 +74,9 @@ def test_full_grader_disk_writes_no_score_and_says_so(one_submission, tmp_path, 
 
 def test_basic_sandbox_answers_and_says_its_protections_are_weaker(tmp_path):
     """Where bubblewrap is refused, `--sandbox basic` still grades, and every result says so."""
-    from grader.batch import stage
+    from grader.batch import kit_intake, stage
     from grader.sandbox import Config, Sandbox
-    staged = stage({name: (REPO / name).read_bytes() for name in SUBMITTED}, tmp_path / "staged")
+    staged = stage(kit_intake({name: REPO / name for name in SUBMITTED}), tmp_path / "staged")
     box = Sandbox(staged, Config(kind="basic", limits=LIMITS))
     try:
         assert box.ask("dcgan_params", {"part": "G"}) == 1_707_904
