@@ -48,11 +48,87 @@ def t(a) -> torch.Tensor:
 
 
 def traced_params(traced: dict) -> int:
-    """Parameters of the conv and norm layers that ran (each module once)."""
+    """Parameters of the conv and norm layers that ran (each module once), counted from the weights
+    the trace holds (not from a number the student's process reports)."""
     seen = {}
     for call in traced.get("convs", []) + traced.get("bns", []):
-        seen[call.get("module")] = int(call.get("params", 0))
+        seen[call.get("module")] = sum(int(np.size(call.get(k))) for k in ("weight", "bias_value")
+                                       if call.get(k) is not None)
     return sum(seen.values())
+
+
+def conv_of(call: dict, x: torch.Tensor) -> torch.Tensor:
+    """The judge's own computation of one traced conv call on `x` (float64)."""
+    weight = t(call["weight"])
+    bias = t(call["bias_value"]) if call.get("bias_value") is not None else None
+    stride, padding, dilation = call["stride"], call["padding"], call.get("dilation", [1, 1])
+    groups = call.get("groups", 1)
+    if call["kind"] == "ConvTranspose2d":
+        return F.conv_transpose2d(x, weight, bias, stride, padding, call["output_padding"], groups, dilation)
+    if call.get("padding_mode", "zeros") != "zeros":
+        mode = {"reflect": "reflect", "replicate": "replicate", "circular": "circular"}[call["padding_mode"]]
+        x = F.pad(x, (padding[1], padding[1], padding[0], padding[0]), mode=mode)
+        padding = [0, 0]
+    return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+
+def batch_norm_of(bn: dict, x: torch.Tensor) -> torch.Tensor:
+    """The judge's own computation of one traced BatchNorm call on `x`."""
+    weight = t(bn["weight"]) if bn.get("weight") is not None else None
+    bias = t(bn["bias_value"]) if bn.get("bias_value") is not None else None
+    if bn.get("batch_stats", True):
+        return F.batch_norm(x, None, None, weight, bias, training=True, eps=float(bn.get("eps", 1e-5)))
+    mean, var = (t(v) for v in bn["running"])
+    return F.batch_norm(x, mean, var, weight, bias, training=False, eps=float(bn.get("eps", 1e-5)))
+
+
+def _agrees(got, want: torch.Tensor) -> bool:
+    got = t(got)
+    scale = float(want.abs().max()) if want.numel() else 0.0
+    return got.shape == want.shape and bool(torch.isfinite(got).all()) and torch.allclose(
+        got, want, rtol=1e-4, atol=1e-4 * max(1.0, scale))
+
+
+def received(first: torch.Tensor, x: torch.Tensor) -> bool:
+    """`first` holds the judge's input x: its values in any layout (z as [B,256] or [B,256,1,1]), or x
+    inside a border of any padding (zeros, reflection, ...). Which layout is right is a check of its own."""
+    def same(a, b):
+        return a.shape == b.shape and torch.allclose(a, b, rtol=1e-6, atol=1e-6)
+    if first.numel() == x.numel() and same(first.flatten().sort().values, x.flatten().sort().values):
+        return True
+    if first.dim() == 4 and x.dim() == 4 and first.shape[:2] == x.shape[:2]:
+        p = (first.shape[-1] - x.shape[-1]) // 2
+        return p > 0 and first.shape[-2] - x.shape[-2] == 2 * p and same(first[..., p:-p, p:-p], x)
+    return False
+
+
+def genuine(traced: dict, first_inputs: list) -> dict:
+    """The trace, if it is the computation it reports; else AssertionError (every check that reads it
+    fails). A trace comes from the student's process, so nothing in it is taken on trust:
+      * the first conv layer received the judge's own input (one of `first_inputs`: the input as sent,
+        reshaped or padded as the table allows);
+      * every conv call's output is the judge's conv of its input with the call's own weights, which
+        are finite and not constant (a network of zeros computes nothing);
+      * every BatchNorm call's output is the judge's batch norm of its input (its own affine values).
+    What is built on a trace (layer settings, links, counts) then describes a real computation."""
+    convs, bns = traced.get("convs"), traced.get("bns", [])
+    if not isinstance(convs, list) or not convs or not all(isinstance(c, dict) for c in convs + list(bns)):
+        raise AssertionError("no conv layer ran in the forward pass")
+    try:
+        if not any(received(t(convs[0]["input"]), t(x)) for x in first_inputs):
+            raise AssertionError("the first conv layer did not receive the network's input (the grader's sample)")
+        for i, call in enumerate(convs, 1):
+            weight = t(call["weight"])
+            if weight.dim() != 4 or not bool(torch.isfinite(weight).all()) or float(weight.std()) == 0.0:
+                raise AssertionError(f"conv layer {i} has no usable weights (constant, empty or not finite)")
+            if not _agrees(call["output"], conv_of(call, t(call["input"]))):
+                raise AssertionError(f"conv layer {i}'s output is not the convolution of its input with its weights")
+        for i, bn in enumerate(bns, 1):
+            if not _agrees(bn["output"], batch_norm_of(bn, t(bn["input"]))):
+                raise AssertionError(f"BatchNorm layer {i}'s output is not the batch norm of its input")
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+        raise AssertionError(f"the traced forward pass is not a computation the grader can replay ({exc})") from None
+    return traced
 
 
 def check_count(reported, traced: dict, expected: int, what: str) -> None:
@@ -101,7 +177,7 @@ def after_layer(call: dict, spec: Layer, bns: list[dict]) -> torch.Tensor | str:
             return f"{spec.describe()}: no BatchNorm2d is applied to this layer's output"
         if bn["num_features"] != spec.c_out:
             return f"{spec.describe()}: BatchNorm2d has {bn['num_features']} features, expected {spec.c_out}"
-        y = t(bn["output"])
+        y = batch_norm_of(bn, y)
     elif spec.norm == "in":
         y = F.instance_norm(y, eps=1e-5)
     return apply_act(y, spec.act)

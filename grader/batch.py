@@ -408,10 +408,73 @@ def run_jobs(jobs: list[Job], judge_dir: Path, options: Options, workers: int, r
             free.append(job.worker)
             remove_cgroups(f"gan-kit-{pid}-")         # a killed judge could not remove its own
             results[i] = finish_judge(job, code, options)
+            results[i]["checkpoints"] = checkpoint_prints(job.tmp / "submission")
             shutil.rmtree(job.tmp, ignore_errors=True)
             if report:
                 report(job, results[i])
     return results
+
+
+# ----------------------------------------------------------------------------- copied checkpoints
+PRINT_VALUES = 16          # values taken from each weight tensor for a checkpoint's fingerprint
+NEAR_COPY = 0.02           # relative distance of two fingerprints below which checkpoints count as copies
+
+
+def checkpoint_prints(staged: Path) -> dict[str, dict]:
+    """{checkpoint: {"sha256", "print"}} of a staged submission (trusted code, weights_only load). The
+    print is the first values of every weight tensor, ordered by shape and values, not by name: a copy
+    saved again (fp16, renamed modules, another layout) keeps it; independent training does not."""
+    import torch
+    prints = {}
+    for name in CHECKPOINT_FILES:
+        path = staged / name
+        if not path.is_file():
+            continue
+        entry = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            heads = sorted((tuple(v.shape), [round(float(x), 6) for x in v.flatten()[:PRINT_VALUES].float()])
+                           for v in state.values() if isinstance(v, torch.Tensor) and v.is_floating_point() and v.dim() > 1)
+            entry["print"] = [x for _, values in heads for x in values]
+        except Exception:  # noqa: BLE001 - an unreadable checkpoint has no print (the Testing section says why)
+            pass
+        prints[name] = entry
+    return prints
+
+
+def copied_checkpoints(out: Path, ids: list[str]) -> list[dict]:
+    """Pairs of submissions whose submitted checkpoints are identical or near-identical: listed for the
+    instructor to review (never a grade)."""
+    import numpy as np
+    found, seen = [], {}
+    for sub_id in ids:
+        res = read_results(out / sub_id / "results.json") or {}
+        for name, entry in (res.get("checkpoints") or {}).items():
+            if isinstance(entry, dict):
+                seen.setdefault(name, []).append((sub_id, entry))
+    for name, entries in seen.items():
+        for i, (a, ea) in enumerate(entries):
+            for b, eb in entries[i + 1:]:
+                if ea.get("sha256") == eb.get("sha256"):
+                    found.append({"a": a, "b": b, "file": name, "kind": "identical file"})
+                    continue
+                pa, pb = np.asarray(ea.get("print") or [], float), np.asarray(eb.get("print") or [], float)
+                if pa.size and pa.shape == pb.shape and np.linalg.norm(pa) > 0:
+                    distance = float(np.linalg.norm(pa - pb) / np.linalg.norm(pa))
+                    if distance < NEAR_COPY:
+                        found.append({"a": a, "b": b, "file": name, "kind": f"near-identical weights ({distance:.1e})"})
+    return found
+
+
+def write_similar(out: Path, ids: list[str]) -> list[dict]:
+    pairs = copied_checkpoints(out, ids)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["submission_a", "submission_b", "file", "kind"])
+    for pair in pairs:
+        writer.writerow([pair["a"], pair["b"], pair["file"], pair["kind"]])
+    write_atomic(out / "similar.csv", buffer.getvalue())
+    return pairs
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -567,4 +630,9 @@ def grade_class(root: Path, out: Path, workers: int | None = None, options: Opti
                           "free space under the output folder and run again: they will be graded then")
     path = write_csv(out, list(subs))
     summarize(out, list(subs))
+    pairs = write_similar(out, list(subs))
+    if pairs:
+        print(f"shared checkpoints: {len(pairs)} pair(s) to review (not a grade), listed in {out / 'similar.csv'}:")
+        for pair in pairs[:20]:
+            print(f"  {pair['a']} and {pair['b']}: {pair['file']} ({pair['kind']})")
     return path

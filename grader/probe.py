@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 
 import numpy as np
@@ -75,6 +76,18 @@ class Probe:
             return ProbeError(f"{exc}")
         except BaseException as exc:   # noqa: BLE001 - student code may raise anything
             return ProbeError(f"{type(exc).__name__}: {exc}"[:1500] + where(exc))
+
+
+def number(value, what: str) -> float:
+    """The student's answer as one finite real number, else AssertionError. Every comparison of an answer
+    goes through this (or checks shapes first): an empty array, a list, NaN or an object that claims to
+    equal anything must never satisfy `pytest.approx` or `abs(a - b) <= tol` vacuously."""
+    if type(value) in (int, float) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf" and np.isfinite(value).all():
+        return float(value.reshape(()))
+    shown = f"an array of shape {list(value.shape)}" if isinstance(value, np.ndarray) else repr(value)[:80]
+    raise AssertionError(f"{what}: expected one finite number, got {shown}")
 
 
 def for_each(cases, check_one, everyone: str) -> None:

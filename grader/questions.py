@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.utils.parametrize
 
 from grader.mocks import Affine, Critic, LinearG, PatchD
 
@@ -67,27 +68,35 @@ def pair(v):
 
 
 def trace(model: nn.Module, x: torch.Tensor) -> dict:
-    """Run model(x); every conv / batch-norm call in call order, with its settings, input and output."""
+    """Run model(x); every conv / batch-norm call in call order, with its settings, weights, input and
+    output (the judge recomputes each call from its input and weights: a trace is checked, not trusted)."""
     calls: list[dict] = []
     ids: dict[int, int] = {}
 
     def hook(module, inputs, output):
+        bias = module.bias.detach().clone() if getattr(module, "bias", None) is not None else None
+        weight = module.weight.detach().clone() if getattr(module, "weight", None) is not None else None
         entry = {"input": inputs[0].detach().clone(), "output": output.detach().clone(),
-                 "module": ids.setdefault(id(module), len(ids)),
+                 "module": ids.setdefault(id(module), len(ids)), "weight": weight, "bias_value": bias,
                  "params": sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)}
         if isinstance(module, nn.BatchNorm2d):
-            entry.update(kind="BatchNorm2d", num_features=module.num_features)
+            batch_stats = module.training or not module.track_running_stats
+            entry.update(kind="BatchNorm2d", num_features=module.num_features, eps=float(module.eps),
+                         batch_stats=batch_stats,
+                         running=None if batch_stats else [module.running_mean.clone(), module.running_var.clone()])
         else:
             entry.update(kind=type(module).__name__, c_in=module.in_channels, c_out=module.out_channels,
                          kernel=pair(module.kernel_size), stride=pair(module.stride), padding=pair(module.padding),
                          padding_mode=str(getattr(module, "padding_mode", "zeros")),
-                         output_padding=pair(getattr(module, "output_padding", 0)), bias=module.bias is not None)
+                         output_padding=pair(getattr(module, "output_padding", 0)), bias=module.bias is not None,
+                         dilation=pair(module.dilation), groups=int(module.groups))
         calls.append(entry)
 
     types = (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d)
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, types)]
     try:
-        out = model(x)
+        with torch.nn.utils.parametrize.cached():     # a parametrized weight (spectral norm) is the one used
+            out = model(x)
     finally:
         for h in handles:
             h.remove()

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.arch import Layer, check_chain, check_count, check_layer, check_link, check_output, close, reflect, t
+from grader.arch import (Layer, check_chain, check_count, check_layer, check_link, check_output, close, genuine, reflect,
+                         t)
 from grader.probe import fresh, fresh_int
 
 DOWN = [
@@ -31,7 +32,8 @@ D_TABLE = [
 
 def generator_trace(probe):
     """One traced forward pass of the student's generator on a 32x32 image, plus its module facts."""
-    traced = probe("cyclegan_trace", part="G", x=torch.randn(1, 3, 32, 32, generator=fresh(30)), seed=fresh_int(31))
+    x = torch.randn(1, 3, 32, 32, generator=fresh(30))
+    traced = genuine(probe("cyclegan_trace", part="G", x=x, seed=fresh_int(31)), [x])
     assert len(traced["convs"]) == len(G_TABLE), \
         f"expected {len(G_TABLE)} conv layers to run (3 down, 6x2 residual, 2 up, 1 out), got {len(traced['convs'])}"
     return traced
@@ -43,7 +45,8 @@ def test_generator_parameters_and_shapes(probe):
     """Generator: 7,837,696 parameters; [B,3,H,W] -> [B,3,H,W] for H,W divisible by 4"""
     shapes = ([1, 3, 32, 48], [2, 3, 64, 64])
     got = probe("cyclegan_generator_facts", shapes=[list(s) for s in shapes], seed=fresh_int(32))
-    traced = probe("cyclegan_trace", part="G", x=torch.randn(1, 3, 32, 32, generator=fresh(30)), seed=fresh_int(31))
+    x = torch.randn(1, 3, 32, 32, generator=fresh(30))
+    traced = genuine(probe("cyclegan_trace", part="G", x=x, seed=fresh_int(31)), [x])
     check_count(got["params"], traced, 7_837_696, "CycleGAN_Generator")
     for shape, out in zip(shapes, got["shapes"]):
         assert out == shape, f"input {shape}: expected the same output shape, got {out}"
@@ -108,7 +111,8 @@ def test_six_distinct_residual_blocks_with_skip_connections(probe):
 
 
 def discriminator_trace(probe):
-    return probe("cyclegan_trace", part="D", x=torch.randn(1, 3, 64, 64, generator=fresh(34)), seed=fresh_int(35))
+    x = torch.randn(1, 3, 64, 64, generator=fresh(34))
+    return genuine(probe("cyclegan_trace", part="D", x=x, seed=fresh_int(35)), [x])
 
 
 @pytest.mark.student("cyclegan:CycleGAN_Discriminator")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from grader.questions import GENERATOR_PARAMS, cyclegan_nets as nets
-from grader.probe import fresh, fresh_int, fresh_np
+from grader.probe import fresh, fresh_int, fresh_np, number
 
 
 # ----------------------------------------------------------------------------- dataset (4 points)
@@ -133,8 +133,7 @@ def student_terms(probe, networks=None):
 
 def check_term(got, key, expected, what):
     assert key in got, f"generator_loss is missing the entry '{key}'"
-    value = got[key]
-    assert isinstance(value, float), f"'{key}' is {value}"
+    value = number(got[key], f"'{key}'")
     assert abs(value - float(expected)) <= 1e-6 + 1e-4 * abs(float(expected)), \
         f"'{what}': expected {float(expected):.6f}, got {float(value):.6f}"
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.arch import Layer, check_chain, check_count
+from grader.arch import Layer, check_chain, check_count, genuine
 from grader.probe import for_each, fresh, fresh_int
 
 GAN_TYPES = ("gan", "lsgan", "wgan", "wgan-gp")
@@ -63,13 +63,14 @@ def test_discriminator_output_shape(probe, batch):
 
 
 def generator_trace(probe):
+    """G's traced forward pass on the grader's z, replayed by the grader (arch.genuine) before any use."""
     z = torch.randn(4, 256, generator=fresh(20))
-    return {"z": z.numpy(), **probe("dcgan_trace", part="G", x=z, seed=fresh_int(21))}
+    return genuine({"z": z.numpy(), **probe("dcgan_trace", part="G", x=z, seed=fresh_int(21))}, [z])
 
 
 def discriminator_trace(probe, gan_type):
     x = torch.randn(4, 3, 32, 32, generator=fresh(22))
-    return probe("dcgan_trace", part="D", x=x, seed=fresh_int(23), gan_type=gan_type)
+    return genuine(probe("dcgan_trace", part="D", x=x, seed=fresh_int(23), gan_type=gan_type), [x])
 
 
 @pytest.mark.student("dcgan:DCGAN_Generator")

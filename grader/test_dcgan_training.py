@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from grader.mocks import Critic, LinearG
-from grader.probe import ProbeError, for_each, fresh, fresh_int, fresh_np
+from grader.probe import ProbeError, for_each, fresh, fresh_int, fresh_np, number
 
 GAN_TYPES = ("gan", "lsgan", "wgan", "wgan-gp")
 STEP_LR = 0.1     # the train_step test swaps in SGD: Adam's first step, sign(g), flips on float noise
@@ -71,6 +71,7 @@ def expected_g_loss(gan_type, D, fake):
 def check(got, expected, what):
     expected = float(expected)
     assert isinstance(got, float), f"{what}: expected a scalar loss, got {got!r}"[:300]
+    got = number(got, what)
     assert abs(got - expected) <= 1e-5 + 1e-4 * abs(expected), f"{what}: expected {expected:.6f}, got {got:.6f}"
 
 

@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from grader.probe import fresh_np
+from grader.probe import fresh_np, number
 
 
 def score(probe, probs, splits):
     out = probe("inception_score", probs=np.asarray(probs, dtype=np.float64), splits=splits)
-    assert isinstance(out, list) and len(out) == 2, out
-    return out[0], out[1]
+    assert isinstance(out, list) and len(out) == 2, f"expected (mean, std), got {out!r}"[:200]
+    return number(out[0], "the mean Inception Score"), number(out[1], "the std over splits")
 
 
 def relabel(probs, k):

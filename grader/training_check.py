@@ -67,6 +67,7 @@ LATENT_DIM = 256
 Q = 5.0                     # standard deviations of tolerance
 REL_FLOOR, ABS_FLOOR = 0.005, 0.005
 MAX_SPLIT = 1000            # a claim with splits of more images than this is not checked (N <= 10000)
+MAX_SIZE = 256              # CycleGAN claims: translations at most this size (the homework's; bounds the judge's work)
 JUDGED_IMAGES = 60          # j = max(1, JUDGED_IMAGES // m) splits are scored (CycleGAN's m is ~31)
 FID_SAMPLES = int(os.environ.get("GRADER_FID_SAMPLES", "32"))
 BEAT_RATIO = 0.8           # CycleGAN: FID(trained) <= BEAT_RATIO x FID(untrained)
@@ -146,8 +147,20 @@ def claim_problem(claim: Claim) -> str | None:
     known = DCGAN_DATASETS if claim.family == "dcgan" else tuple(CYCLEGAN_FOLDERS)
     if claim.dataset not in known:
         return f"dataset {claim.dataset!r} is not one of {', '.join(known)}"
-    if claim.family == "cyclegan" and not 16 <= claim.size <= 512:
-        return f"image size {claim.size} is outside 16..512"
+    if claim.family == "cyclegan" and not 16 <= claim.size <= MAX_SIZE:
+        return f"image size {claim.size} is outside 16..{MAX_SIZE} (the homework evaluates at 256 px)"
+    return None
+
+
+def data_problem(tools: "Tools", claim: Claim) -> str | None:
+    """A claim that asks for more than the data it names holds (the student's choice, so the claim's
+    loss, never a grader error): a CycleGAN claim counts translations of the test split's images."""
+    if claim.family != "cyclegan":
+        return None
+    available = len(_image_files(tools.data_root / CYCLEGAN_FOLDERS[claim.dataset] / "testA"))
+    if claim.n > available:
+        return (f"N={claim.n} translations claimed, but {claim.dataset}'s testA holds {available} images "
+                f"(each test image is translated once: evaluate with N <= {available})")
     return None
 
 
@@ -388,7 +401,8 @@ def translations(net, source: torch.Tensor) -> torch.Tensor:
 
 
 def judged_splits(claim: Claim) -> int:
-    return max(1, min(claim.splits, JUDGED_IMAGES // claim.split_size))
+    """Splits of the claim's size the judge scores: about JUDGED_IMAGES images, never more than N."""
+    return max(1, min(claim.splits, JUDGED_IMAGES // claim.split_size, claim.n // claim.split_size))
 
 
 def tolerance(claim: Claim, bootstrap_std: float, j: int) -> tuple[float, float]:
@@ -485,6 +499,8 @@ def fid_pair(tools: Tools, claim: Claim, submission: Path, direction: int) -> di
 
 
 def check_claim(tools: Tools, claim: Claim, submission: Path) -> Verdict:
+    if problem := data_problem(tools, claim):
+        return Verdict(False, f"{claim.model}: {problem}", {})
     result = (dcgan_trained if claim.family == "dcgan" else cyclegan_trained)(tools, claim, submission)
     j = len(result["scores"])
     recomputed = float(np.mean(result["scores"]))
@@ -499,6 +515,8 @@ def check_claim(tools: Tools, claim: Claim, submission: Path) -> Verdict:
 
 
 def check_beats_untrained(tools: Tools, claim: Claim, submission: Path) -> Verdict:
+    if problem := data_problem(tools, claim):
+        return Verdict(False, f"{claim.model}: {problem}", {})
     if claim.family == "dcgan":
         trained = float(np.mean(dcgan_trained(tools, claim, submission)["scores"]))
         fresh = float(np.mean(dcgan_untrained(tools, claim)))
