@@ -588,6 +588,14 @@ def check_sandbox(options: Options) -> None:
             raise GraderError(f"{problem}; or grade with `--sandbox basic` (weaker isolation, said in every result)")
 
 
+def already_graded(out: Path, sub_id: str, taken: Intake, force: bool = False) -> bool:
+    """Results that belong to this very submission (the same manifest files), not to an earlier one
+    that had its name; grader errors are always graded again."""
+    res = read_results(out / sub_id / "results.json")
+    return (not force and res is not None and res.get("status") != "error" and bool(taken.digest)
+            and res.get("submission_digest") == taken.digest)
+
+
 def grade_class(root: Path, out: Path, workers: int | None = None, options: Options | None = None, force: bool = False,
                 run_canary: bool = True) -> Path:
     options = options or Options()
@@ -597,12 +605,7 @@ def grade_class(root: Path, out: Path, workers: int | None = None, options: Opti
     out.mkdir(parents=True, exist_ok=True)
     intakes = {sub_id: intake(path) for sub_id, path in subs.items()}    # names and digests only, no bytes kept
 
-    def graded(sub_id: str) -> bool:
-        """Results that belong to this very submission (same manifest files), not to an earlier one of that name."""
-        res = read_results(out / sub_id / "results.json")
-        return (not force and res is not None and res.get("status") != "error"
-                and bool(intakes[sub_id].digest) and res.get("submission_digest") == intakes[sub_id].digest)
-    todo = [s for s in subs if not graded(s)]
+    todo = [s for s in subs if not already_graded(out, s, intakes[s], force)]
     print(f"{len(subs)} submissions; sandbox: {options.sandbox}; workers: {workers}")
     if len(todo) < len(subs):
         print(f"resuming: {len(subs) - len(todo)} already graded (same files as then)")

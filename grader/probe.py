@@ -82,8 +82,10 @@ def number(value, what: str) -> float:
     """The student's answer as one finite real number, else AssertionError. Every comparison of an answer
     goes through this (or checks shapes first): an empty array, a list, NaN or an object that claims to
     equal anything must never satisfy `pytest.approx` or `abs(a - b) <= tol` vacuously."""
-    if type(value) in (int, float) and math.isfinite(value):
-        return float(value)
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        value = float(value)                 # a plain float from here on, whatever its class claimed
+        if math.isfinite(value):
+            return value
     if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf" and np.isfinite(value).all():
         return float(value.reshape(()))
     shown = f"an array of shape {list(value.shape)}" if isinstance(value, np.ndarray) else repr(value)[:80]
