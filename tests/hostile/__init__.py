@@ -196,6 +196,46 @@ ALWAYS_EQUAL = '''
     return _Yes(123.0)
 '''
 
+FORGE_TRACES = '''
+import sys as _sys
+import numpy as _np
+_q = _sys.modules.get("grader.questions")
+_G = [("ConvTranspose2d", 256, 256, 4, 1, 0), ("ConvTranspose2d", 256, 128, 4, 2, 1),
+      ("ConvTranspose2d", 128, 64, 4, 2, 1), ("ConvTranspose2d", 64, 3, 4, 2, 1)]
+_D = [("Conv2d", 3, 64, 4, 2, 1), ("Conv2d", 64, 128, 4, 2, 1), ("Conv2d", 128, 256, 4, 2, 1), ("Conv2d", 256, 1, 4, 1, 0)]
+
+
+def _call(i, kind, c_in, c_out, k, s, p):
+    return {"kind": kind, "c_in": c_in, "c_out": c_out, "kernel": [k, k], "stride": [s, s], "padding": [p, p],
+            "padding_mode": "zeros", "output_padding": [0, 0], "bias": False, "dilation": [1, 1], "groups": 1,
+            "module": i, "params": c_in * c_out * k * k, "input": _np.zeros((4, c_in, 2, 2)),
+            "output": _np.zeros((4, c_out, 2, 2)), "weight": _np.zeros((c_out, c_in, k, k)), "bias_value": None}
+
+
+def _trace(part, x, seed, gan_type="gan"):
+    table = _G if part == "G" else _D
+    convs = [_call(i, *row) for i, row in enumerate(table)]
+    bns = [{"kind": "BatchNorm2d", "num_features": row[2], "input": c["output"], "output": c["output"], "module": 10 + i,
+            "params": 2 * row[2], "weight": _np.ones(row[2]), "bias_value": _np.zeros(row[2]), "eps": 1e-5,
+            "batch_stats": True, "running": None} for i, (row, c) in enumerate(zip(table[:3], convs))]
+    return {"out": _np.zeros((4, 3, 32, 32) if part == "G" else (4, 1)), "convs": convs, "bns": bns}
+
+
+if _q is not None:
+    _q.QUESTIONS["dcgan_trace"] = _trace
+    _q.QUESTIONS["dcgan_params"] = lambda part, gan_type="gan": 1707904 if part == "G" else 663424
+'''
+
+FORGE_EMPTY = '''
+import sys as _sys
+import numpy as _np
+_q = _sys.modules.get("grader.questions")
+if _q is not None:
+    _q.QUESTIONS["inception_score"] = lambda probs, splits: [_np.array([]), _np.array([])]
+    _q.QUESTIONS["frechet_distance"] = lambda mu1, s1, mu2, s2: _np.array([])
+    _q.QUESTIONS["feature_statistics"] = lambda features: [_np.array([]), _np.array([])]
+'''
+
 ATTACKS: dict[str, Attack] = {
     # broken code
     "syntax-error": Attack("reference", "fid.py", "def broken(:\n", {"fid"}),
@@ -224,6 +264,8 @@ ATTACKS: dict[str, Attack] = {
                            "        pass\n", {"fid"}),     # walking every file may outlast the import's time
     # forging what the judge reads
     "forge-constants": Attack("skeleton", "cyclegan.py", FORGE_CONSTANTS, set(), where="end"),
+    "forge-zero-traces": Attack("skeleton", "dcgan.py", FORGE_TRACES, set(), where="end"),
+    "forge-empty-answers": Attack("skeleton", "inception_score.py", FORGE_EMPTY, set(), where="end"),
     "public-grader-record": Attack("skeleton", "dcgan.py", PUBLIC_GRADER_RECORD, set()),
     "delegate-to-reference": Attack("skeleton", "dcgan.py", SEARCH_REFERENCE, set(), where="end"),
     "classmates-records": Attack("skeleton", "fid.py", CLASSMATES, set()),
