@@ -19,10 +19,17 @@ REPO = Path(__file__).resolve().parents[1]
 def tree_digest(root: Path) -> str:
     """SHA-256 over every file's relative path and bytes: equal digests, identical trees."""
     h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(p.relative_to(root).as_posix().encode())
-            h.update(p.read_bytes())
+    files, stack = [], [root]
+    while stack:                         # no recursion: a test tree may be 1,100 folders deep
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    files.append(Path(entry.path))
+    for p in sorted(files):
+        h.update(p.relative_to(root).as_posix().encode())
+        h.update(p.read_bytes())
     return h.hexdigest()
 
 

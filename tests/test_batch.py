@@ -20,6 +20,7 @@ from grader.roles import SUBMITTED
 from grader.rubric import SECTIONS, TOTAL
 from grader.sandbox import UID_BASE, Limits, bwrap_available
 from helpers import tree_digest
+from test_intake import deep_folder, remove
 from hostile import ATTACKS, attacked_source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,6 +75,8 @@ def graded_class(tmp_path_factory, testing_env):
     submission(root / "zz-reference-after-daemon", REPO, artifacts)
     submission(root / "zz-skeleton-after-daemon", skeleton, None)
     submission(root / "weird name (1) é", REPO, artifacts)
+    deep = submission(root / "deep-folder", REPO, artifacts)                        # 1,100 folders deep beside the code
+    deep_folder(deep, 1100)
     zipped = submission(tmp / "zipped" / "hw3-20201234", REPO, artifacts)          # a .zip with a top folder
     (tmp / "zipped" / "__MACOSX").mkdir()                                           # and macOS debris
     (tmp / "zipped" / "__MACOSX" / "._dcgan.py").write_bytes(b"\0\5junk")
@@ -83,6 +86,7 @@ def graded_class(tmp_path_factory, testing_env):
     out = tmp / "grades"
     grade_class(root, out, workers=2, options=Options(LIMITS))
     after = tree_digest(root), tree_digest(REPO / "grader"), (REPO / "dcgan.py").read_bytes()
+    remove(deep / "d")                   # pytest's own clean-up recurses: not 1,100 levels
     return root, out, before, after, leftovers
 
 
@@ -94,8 +98,9 @@ def test_reference_copies_get_full_marks(graded_class):
     root, out, *_ = graded_class
     ids = find_submissions(root)
     weird = [i for i in ids if i.startswith("weird_name")]
-    assert "grades.csv_" in ids and len(weird) == 1 and all(c.isalnum() or c in "._-" for c in weird[0])
-    for name in ("reference", "grades.csv_", weird[0], "zz-reference-after-daemon"):
+    zipped = [i for i in ids if i.startswith("grades.csv_")]
+    assert len(zipped) == 1 and len(weird) == 1 and all(c.isalnum() or c in "._-" for c in weird[0])
+    for name in ("reference", zipped[0], weird[0], "zz-reference-after-daemon", "deep-folder"):
         res = results(out, name)
         assert res["status"] == "ok" and section_scores(res) == FULL, (name, section_scores(res))
         assert "bubblewrap" in res["output"] and "grading seed" in res["output"]
@@ -154,6 +159,19 @@ def test_csv_and_resume(graded_class, capsys):
     grade_class(root, out, workers=1, options=Options(LIMITS))
     assert "resuming: " in capsys.readouterr().out
     assert (out / "reference" / "results.json").stat().st_mtime == stamp
+    # copies of one trained generator are listed for the instructor (never a grade)
+    similar = (out / "similar.csv").read_text().splitlines()
+    assert "reference,zz-reference-after-daemon,results/cyclegan/checkpoints/G_A2B_final.pth,identical file" in similar
+
+
+def test_a_rerun_grades_a_new_submission_under_an_earlier_name(graded_class, tmp_path):
+    """A late skeleton named like an earlier reference must not inherit its grade."""
+    root, out, *_ = graded_class
+    late_root, late_out = tmp_path / "late", tmp_path / "grades"
+    shutil.copytree(out / "reference", late_out / "reference")                   # the earlier grading of the name
+    submission(late_root / "reference", assign(tmp_path / "handout"), None)      # now a skeleton
+    grade_class(late_root, late_out, workers=1, options=Options(LIMITS), run_canary=False)
+    assert section_scores(results(late_out, "reference")) == ZERO
 
 
 def test_gradescope_autograder_in_a_simulated_layout(tmp_path, testing_env):
