@@ -44,6 +44,9 @@ JUDGE_MEMORY_MB = 6144
 TESTING_BUDGET = 600          # seconds the Testing section may take on top of the student process deadline
 
 
+BUSY_NOTE = "; a busy machine: time the students' code spends waiting for a CPU is not counted against it"
+
+
 class GraderError(RuntimeError):
     """The grader itself cannot grade here (the canary failed, or the sandbox is missing)."""
 
@@ -54,6 +57,7 @@ class Options:
     sandbox: str = "bwrap"           # 'bwrap' or 'basic' (weaker, said in every result)
     python: str | None = None        # a different interpreter for the student process (tests)
     testing_seed: int | None = None  # the Testing section's samples: one seed per batch, drawn when it starts
+    machine: dict = field(default_factory=dict)   # the canary's time and the load when the batch started
 
 
 # ----------------------------------------------------------------------------- submissions
@@ -340,6 +344,7 @@ def finish_judge(job: Job, exit_code: int | None, options: Options) -> dict:
         notes.append(f"files not submitted: {', '.join(missing)}")
     notes.append(f"graded in {seconds:.0f} s with grading seed {job.seed} (Testing samples: seed {options.testing_seed}); protections: "
                  f"{results.get('protections', 'n/a')}")
+    results["machine"] = {**options.machine, **(results.get("machine") or {})}
     if errors:
         results["status"] = "error"
         results.pop("score", None)
@@ -554,6 +559,26 @@ def testing_ready() -> None:
         raise GraderError(f"the Testing section cannot run on this machine: {exc}") from None
 
 
+def class_data_ready(intakes: dict[str, Intake]) -> None:
+    """The data sets the class's claims name must be on this machine before anyone is graded (else every
+    Testing item of theirs would be a grader error): a GraderError that names what is missing."""
+    if "testing" not in SECTIONS:
+        return
+    from grader.training_check import missing_data, parse_claims
+    named = set()
+    for taken in intakes.values():
+        if SCORES_FILE in taken.sources:
+            with _open(taken.sources[SCORES_FILE]) as stream:
+                claims, _ = parse_claims(stream.read(1_000_000).decode("utf-8", errors="replace"))
+            named |= {(claim.family, claim.dataset) for claim in claims.values()}
+    root = Path(os.environ.get("GAN_KIT_DATA", KIT / "data"))
+    missing = missing_data(root, named)
+    if missing:
+        raise GraderError(f"the class's claims name data this machine lacks: {', '.join(missing)}; nothing was "
+                          f"graded. Put the data sets there (data/download_dataset.sh, or torchvision's CIFAR10 with "
+                          f"download=True into {root / 'cifar10'}) or point GAN_KIT_DATA at them, then run again.")
+
+
 def canary(judge_dir: Path, options: Options) -> float:
     """Grade the kit's reference through the students' pipeline; GraderError unless it gets full marks.
     Its Testing section uses the kit's fixture (the reference trained briefly, its small data and the
@@ -613,7 +638,12 @@ def grade_class(root: Path, out: Path, workers: int | None = None, options: Opti
         judge_dir = Path(jd)
         copy_grader(judge_dir, judge=True)
         if todo and run_canary:
-            print(f"canary: the kit's reference graded {TOTAL} / {TOTAL} in {canary(judge_dir, options):.0f} s")
+            class_data_ready({s: intakes[s] for s in todo})
+            load = os.getloadavg()[0]
+            seconds = canary(judge_dir, options)
+            options = replace(options, machine={"canary_seconds": round(seconds, 1), "load_average_before_canary": load})
+            print(f"canary: the kit's reference graded {TOTAL} / {TOTAL} in {seconds:.0f} s (load average {load:.1f}"
+                  f"{BUSY_NOTE if load > cores() else ''})")
         jobs = [Job(sub_id, intakes[sub_id], out / sub_id) for sub_id in todo]
 
         unwritten: list[str] = []

@@ -25,10 +25,11 @@ RESULTS = Path(os.environ.get("GRADER_RESULTS", SUBMISSION / "results.json"))
 if os.environ.get("GRADER_MODE", "local") == "local":
     sys.path.insert(0, str(SUBMISSION))
 
-from grader.probe import MODE, Probe  # noqa: E402
+from grader.probe import MODE, Probe, cpu_and_wait, starved  # noqa: E402
 from grader.rubric import SECTIONS, section_of  # noqa: E402
 
 _START = time.time()
+_LOAD = list(os.getloadavg())
 _RESULTS: dict[str, dict] = {}
 
 
@@ -167,6 +168,31 @@ def _is_grader_error(call) -> bool:
     return call.excinfo is not None and call.excinfo.errisinstance((SandboxError, CannotCheck))
 
 
+BUSY_SHARE = 0.5        # a test that timed out while this process got less CPU than this share of it was starved
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    item.grader_clock = (*cpu_and_wait([os.getpid()]), time.monotonic())
+    yield
+
+
+def _machine_too_busy(item, call) -> bool:
+    """A test that ran out of time for the machine's sake, not the code's: a Testing check (the grader's own
+    computation, with a generous limit of its own), or any test whose process got under BUSY_SHARE of a
+    CPU while it ran (other work took the cores)."""
+    if call.excinfo is None or "from pytest-timeout" not in str(call.excinfo.value):
+        return False
+    if section_of(item.nodeid) == "testing":
+        return True
+    if not hasattr(item, "grader_clock"):
+        return False
+    cpu0, wait0, wall0 = item.grader_clock
+    cpu1, wait1 = cpu_and_wait([os.getpid()])
+    wall = time.monotonic() - wall0
+    return starved(cpu1 - cpu0, wait1 - wait0, wall, wall, BUSY_SHARE)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -174,7 +200,13 @@ def pytest_runtest_makereport(item, call):
     entry = _RESULTS.setdefault(item.nodeid, {"item": item, "status": "passed", "output": ""})
     if report.failed or (report.skipped and report.when != "teardown"):
         if entry["status"] == "passed":  # keep the first failure (setup or call)
-            if report.failed and _is_grader_error(call):
+            if report.failed and _machine_too_busy(item, call):
+                entry["status"] = "error"
+                entry["output"] = ("the grading machine was too busy to finish this check in time (grader error, not "
+                                   "your code; your instructor has been told)" if MODE == "judge" else
+                                   "your machine was too busy to finish this check in time (not your code's doing: "
+                                   "this process got little CPU): run it again")
+            elif report.failed and _is_grader_error(call):
                 entry["status"] = "error"
                 entry["output"] = ("the grader could not run this check (grader error; your instructor has been "
                                    "told): " + clean(str(call.excinfo.value), 500))
@@ -221,7 +253,8 @@ def pytest_terminal_summary(terminalreporter):
     write("=" * 72)
     for r in rows:
         if r["status"] != "passed" and r["max_score"]:
-            write(f"  -{round(r['max_score'], 2):g}  {r['doc']}: {r['output'].splitlines()[0] if r['output'] else r['status']}")
+            lost = "not checked" if r["status"] == "error" else f"-{round(r['max_score'], 2):g}"
+            write(f"  {lost}  {r['doc']}: {r['output'].splitlines()[0] if r['output'] else r['status']}")
     write(f"(results written to {RESULTS}; these are the public tests)")
 
 
@@ -248,6 +281,8 @@ def pytest_sessionfinish(session, exitstatus):
         sandbox = Probe.sandbox
         results["protections"] = str(sandbox) if isinstance(sandbox, Exception) else protections
         results["student_process_starts"] = 0 if isinstance(sandbox, Exception) else sandbox.starts
+        results["machine"] = {"load_average_at_start": _LOAD, "load_average_at_end": list(os.getloadavg()),
+                              "asked_again_for_load": [] if isinstance(sandbox, Exception) else sandbox.starved}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=2))

@@ -106,8 +106,9 @@ def grade_into(submission: Path, results: Path, timeout: float = 600, options=No
     options = options or Options(limits=Limits(deadline=timeout))
     results.parent.mkdir(parents=True, exist_ok=True)
     try:
-        from grader.batch import testing_ready
+        from grader.batch import class_data_ready, testing_ready
         testing_ready()
+        class_data_ready({"submission": intake(submission)})
         problem = cheap_canary(options)
         if problem:
             raise RuntimeError(f"canary failed: {problem}")

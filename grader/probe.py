@@ -92,6 +92,32 @@ def number(value, what: str) -> float:
     raise AssertionError(f"{what}: expected one finite number, got {shown}")
 
 
+def cpu_and_wait(pids) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) summed over every thread of `pids`, from
+    the kernel's own accounting (/proc/PID/task/TID/schedstat; zeros where it is not available). Whose
+    time a timeout was is judged on these: computing or sleeping is the code's, waiting is the machine's."""
+    on_cpu = waiting = 0
+    for pid in pids:
+        try:
+            tasks = list(os.scandir(f"/proc/{pid}/task"))
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(os.path.join(task.path, "schedstat")) as f:
+                    run, wait, _ = (int(v) for v in f.read().split())
+            except (OSError, ValueError):
+                continue
+            on_cpu, waiting = on_cpu + run, waiting + wait
+    return on_cpu / 1e9, waiting / 1e9
+
+
+def starved(cpu: float, waited: float, wall: float, budget: float, share: float = 0.5) -> bool:
+    """Ran out of time for the machine's sake: computed less than `share` of the budget, and was not
+    mostly sleeping or blocked on its own (it was runnable, waiting for a CPU)."""
+    return cpu < share * budget and cpu + waited >= 0.5 * wall
+
+
 def for_each(cases, check_one, everyone: str) -> None:
     """check_one(case) for every case; one message, said once (`everyone`) when all fail alike."""
     failures = {}

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.codec import MAX_FRAME_BYTES, CodecError, decode, dumps, encode, loads, plain
+from grader.probe import cpu_and_wait, starved
 from grader.roles import SANDBOX_GRADER
 
 KIT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,14 @@ CHILD_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "TMPDIR
 def own_user_namespace(uid: int) -> list[str]:
     """The command prefix that runs the rest in a new user namespace, `uid` mapped to itself."""
     return ["/usr/bin/unshare", "--user", f"--map-user={uid}", f"--map-group={uid}", "--"]
+
+
+CPU_SHARE = 0.5        # a question that ran out of time costs the student if its code computed this share of it
+STARVED_RETRY = 3.0    # the ceiling of a question asked again after its process mostly waited for a CPU
+
+
+class _OutOfTime(Exception):
+    """A question's time ran out (judged by Sandbox.ask on what the process did with it)."""
 
 
 class SandboxError(RuntimeError):
@@ -123,7 +132,7 @@ def _own_cgroup(controller: str) -> Path | None:
 
 def remove_cgroups(prefix: str) -> None:
     """Kill and remove every cgroup of ours whose name starts with `prefix` (after a judge died)."""
-    for controller in ("memory", "pids"):
+    for controller in ("memory", "pids", "cpu"):
         parent = _own_cgroup(controller)
         for folder in parent.glob(prefix + "*") if parent else ():
             leftover = Cgroups.__new__(Cgroups)
@@ -139,7 +148,10 @@ class Cgroups:
         self.what: list[str] = []
         settings = {"memory": [("memory.max", limits.memory_mb << 20), ("memory.limit_in_bytes", limits.memory_mb << 20),
                                ("memory.swap.max", 0), ("memory.memsw.limit_in_bytes", limits.memory_mb << 20)],
-                    "pids": [("pids.max", limits.pids)]}
+                    "pids": [("pids.max", limits.pids)],
+                    # a CPU group of its own at the default weight: a submission's 100 busy threads share one
+                    # group's share of the machine, beside its neighbours' groups and the judges
+                    "cpu": [("cpu.weight", 100), ("cpu.shares", 1024)]}
         for controller, values in settings.items():
             parent = _own_cgroup(controller)
             if parent is None:
@@ -222,7 +234,8 @@ class Sandbox:
         self.config = config or Config()
         self.limits = self.config.limits
         self.grader_code = grader_code or self._grader_code()
-        self.deadline = time.monotonic() + self.limits.deadline
+        self.charged = 0.0                           # seconds of the deadline the student's code has used
+        self.starved: list[str] = []                 # questions asked again because the machine withheld the CPU
         self.proc: subprocess.Popen | None = None
         self.cgroups: Cgroups | None = None
         self.starts = 0
@@ -269,15 +282,18 @@ class Sandbox:
     @property
     def protections(self) -> str:
         limits = self.limits
-        kinds = [c for c in ("memory", "pids") if _own_cgroup(c) is not None]
+        kinds = [c for c in ("memory", "pids", "cpu") if _own_cgroup(c) is not None]
         caps = f"cgroup {'+'.join(kinds)} limits" if kinds else "per-process rlimits (no cgroup allowed here)"
+        if "cpu" in kinds:
+            caps += " (a CPU share of its own)"
         if self.config.kind == "bwrap":
             who = (f"uid {self.uid} of its own (held by this grading only) in a user namespace of its own"
                    if os.geteuid() == 0 else "a user namespace of its own")
             return (f"bubblewrap: mount/pid/network/IPC/user namespaces (own kernel keyrings), read-only view of the interpreter and "
                     f"the submission only, private /tmp ({limits.tmp_mb} MB) and /dev/shm ({limits.shm_mb} MB), "
                     f"{who}; {caps}: memory {limits.memory_mb} MB, {limits.pids} processes; "
-                    f"{limits.question:g} s a question, {limits.deadline:g} s a submission")
+                    f"{limits.question:g} s a question, {limits.deadline:g} s a submission (the code's own time: "
+                    f"time spent waiting for a CPU is not counted)")
         return (f"BASIC (bubblewrap not used): own session and process group, {caps}: memory "
                 f"{limits.memory_mb} MB, {limits.pids} processes; no file-system or network isolation; "
                 f"{limits.question:g} s a question, {limits.deadline:g} s a submission")
@@ -352,7 +368,7 @@ class Sandbox:
     # -- life cycle
     def start(self) -> None:
         self.close_process()
-        if time.monotonic() >= self.deadline:
+        if self._left() <= 0:
             raise AnswerError(f"the submission used its whole time limit ({self.limits.deadline:g} s)")
         self.starts += 1
         self.cgroups = Cgroups(f"gan-kit-{os.getpid()}-{self.config.worker}-{self.starts}", self.limits)
@@ -393,7 +409,9 @@ class Sandbox:
             return ""
 
     def _left(self) -> float:
-        return self.deadline - time.monotonic()
+        """Seconds of the submission's deadline left: the time its questions took, less what their
+        processes spent waiting for a CPU (the machine's load is not the student's time)."""
+        return self.limits.deadline - self.charged
 
     def _read_frame(self, timeout: float) -> dict:
         end = time.monotonic() + max(0.0, timeout)
@@ -441,8 +459,31 @@ class Sandbox:
                 except OSError:           # EPIPE: the child is gone
                     raise BrokenPipeError from None
 
+    # -- time: what the student's code used, apart from what the machine withheld
+    def _pids(self) -> set[str]:
+        """The sandbox's processes (its cgroup, else the child)."""
+        pids: set[str] = set()
+        for folder in self.cgroups.folders if self.cgroups else ():
+            try:
+                pids |= set((folder / "cgroup.procs").read_text().split())
+            except OSError:
+                pass
+        if not pids and self.proc is not None:
+            pids = {str(self.proc.pid)}
+        return pids
+
+    def _schedstat(self) -> tuple[float, float]:
+        """(seconds on a CPU, seconds waiting for one) of the sandbox's threads (grader.probe.cpu_and_wait)."""
+        return cpu_and_wait(self._pids())
+
     def ask(self, question: str, inputs: dict):
-        """The student's answer to one question (plain data), or AnswerError with the reason."""
+        """The student's answer to one question (plain data), or AnswerError with the reason.
+
+        Time is judged on what the student's code did with it: a question that runs out of time while
+        its process tree mostly waited for a CPU (a busy machine, a neighbour's threads) is asked again in
+        a fresh process with a ceiling STARVED_RETRY times longer; starved twice, it is a SandboxError (a
+        grader error, never a lost point). It costs the student only when the code computed for at least
+        CPU_SHARE of the question's time, or slept / waited on its own for most of it."""
         from grader.questions import module_of
         if module_of(question) in self.fatal_imports:
             raise AnswerError(self.fatal_imports[module_of(question)])
@@ -450,13 +491,51 @@ class Sandbox:
             inputs = {"names": [n for n in inputs["names"] if n.partition(":")[0] not in self.fatal_imports]}
             if not inputs["names"]:
                 return {}
-        if self.proc is None or self.proc.poll() is not None:
-            self.start()
-        timeout = min(self.limits.question, self._left())
-        if timeout <= 0:
+        budget = min(self.limits.question, self._left())
+        if budget <= 0:
             raise AnswerError(f"no time left: the submission used its whole limit of {self.limits.deadline:g} s")
+        ceiling = budget
+        for attempt in (1, 2):
+            if self.proc is None or self.proc.poll() is not None:
+                self.start()
+            used0, t0 = self._schedstat(), time.monotonic()
+            try:
+                return self._attempt(question, inputs, ceiling)
+            except _OutOfTime:
+                (cpu1, wait1), wall = self._schedstat(), time.monotonic() - t0
+                cpu, waited = cpu1 - used0[0], wait1 - used0[1]
+                self.close_process()
+                self.charged += max(0.0, wall - waited)
+                if cpu >= CPU_SHARE * budget:
+                    why = (f"your code took longer than {budget:.0f} s for this check: it computed for {cpu:.0f} s "
+                           f"of CPU time (stopped)")
+                elif not starved(cpu, waited, wall, budget, CPU_SHARE):
+                    why = (f"your code took longer than {budget:.0f} s for this check: it was sleeping or waiting "
+                           f"(not computing) for most of its {wall:.0f} s (stopped)")
+                elif attempt == 1:
+                    self.starved.append(f"{question}: {cpu:.1f} s on a CPU, {waited:.1f} s waiting for one in {wall:.0f} s")
+                    ceiling = budget * STARVED_RETRY
+                    continue
+                else:
+                    raise SandboxError(f"the grading machine was too busy to run '{question}': the student's process "
+                                       f"waited {waited:.0f} s for a CPU and computed {cpu:.0f} s in {wall:.0f} s, "
+                                       f"twice (load average {os.getloadavg()[0]:.1f}); grade it again on a quieter "
+                                       f"machine") from None
+                raise self._lost(why) from None
+        raise AssertionError("unreachable")
+
+    def _lost(self, why: str) -> AnswerError:
+        importing, self.importing = self.importing, None
+        if importing:
+            why = f"importing {importing}.py: {why}"
+            self.fatal_imports[importing] = why
+        return AnswerError(why)
+
+    def _attempt(self, question: str, inputs: dict, timeout: float):
+        """One try at a question within `timeout` seconds; _OutOfTime when they run out."""
+        t0 = time.monotonic()
         try:
-            end = time.monotonic() + timeout
+            end = t0 + timeout
             self._write_frame(dumps({"q": question, "inputs": encode(plain(inputs))}), end)
             reply = self._read_frame(end - time.monotonic())
             while "importing" in reply and len(reply) == 1:       # progress: the child imports a student module
@@ -464,21 +543,19 @@ class Sandbox:
                 reply = self._read_frame(end - time.monotonic())
         except (BrokenPipeError, AnswerError) as exc:
             reason = str(exc) if isinstance(exc, AnswerError) else "exit"
-            oom = self.cgroups.oom_killed() if self.cgroups else False
-            importing, self.importing = self.importing, None
-            self.close_process()
             if reason == "timeout":
-                why = f"your code took longer than {timeout:.0f} s for this check (stopped)"
-            elif oom:
+                raise _OutOfTime() from None
+            oom = self.cgroups.oom_killed() if self.cgroups else False
+            self.close_process()
+            self.charged += time.monotonic() - t0
+            if oom:
                 why = f"your code used more than {self.limits.memory_mb} MB of memory (stopped)"
             elif reason.startswith("exit"):
                 why = f"your code ended the grading process ({reason}) during this check"
             else:
                 why = f"your code garbled its answer ({reason})"
-            if importing:
-                why = f"importing {importing}.py: {why}"
-                self.fatal_imports[importing] = why
-            raise AnswerError(why) from None
+            raise self._lost(why) from None
+        self.charged += time.monotonic() - t0
         self.importing = None
         if "error" in reply:
             raise AnswerError(str(reply["error"])[:2000])

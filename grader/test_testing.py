@@ -7,7 +7,9 @@ Submit, besides inception_score.txt (one line per model, written by `--train fal
   * the claim matches the generator: one split of the claim's size, sampled fresh, scores within
     the tolerance (grader/training_check.py says how it is derived);
   * the generator beats an untrained one of the same architecture on the same inputs: DCGAN by the
-    Inception Score gap, CycleGAN by FID against the target domains (both directions summed).
+    Inception Score gap and by its samples' colours being closer to the training images than any
+    untrained generator's (BatchNorm statistics calibrated or not), CycleGAN by FID against the target
+    domains (both directions summed).
 The judge samples through its own copy of Tables 1 and 2 and its own metrics; your public run uses
 your own classes and metrics, and needs the Inception weights (without them these items are
 skipped here: download the weights as the README says, then run again).
@@ -18,9 +20,14 @@ import pytest
 
 from grader.probe import MODE, SEED
 from grader.roles import SCORES_FILE
-from grader.training_check import (CHECKPOINTS, FORMAT, MODELS, CannotCheck, CheckpointError,
+from grader.training_check import (CHECKPOINTS, FORMAT, GRADER_WORK_SECONDS, MODELS, CannotCheck, CheckpointError,
                                    check_beats_untrained, check_claim, claim_problem, local_tools, parse_claims)
 
+
+# Most of this section's time is the grader's own computation (Inception features of fresh samples),
+# not the student's code: it gets a generous limit of its own, and running out of it is never a lost
+# point (conftest: "the machine was too busy", a grader error in batch grading).
+pytestmark = pytest.mark.timeout(GRADER_WORK_SECONDS)
 
 _TOOLS = {}
 

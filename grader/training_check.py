@@ -7,17 +7,16 @@ What is checked, per model (four DCGAN types and CycleGAN), one point each:
     the kit's Inception network, and compares that with the claimed mean;
   * it beats untrained, compared with a freshly initialised generator of the same architecture
     on the same inputs (same z, same test images):
-      - DCGAN by the IS gap: IS(trained) >= 1.02 x IS(untrained), both on the claim's split size.
-        An untrained DCGAN (eval-mode BatchNorm at its initial statistics) draws an almost constant
-        grey image, whose IS is ~1 under any classifier. Measured on the kit's fixture (a briefly
-        trained G, splits of 2, seeded random Inception weights: the hardest case), two untrained
-        inits differ by -1.1%..+0.2% in IS and the trained G beats untrained by 4% under its worst
-        of 20 grading seeds; 2% sits between. (The first rule, log IS >= 2 log IS(untrained) + 0.02,
-        rejected the trained G under 1 seed in 20.) With the real weights the gap is far larger.
-        FID was tried first and
-        rejected: at the ~50 samples a CPU budget allows, its trace terms dominate and penalise a
-        trained generator's variety (measured with the kit's fixture: FID 4304 trained vs 4377
-        untrained, although the trained samples are colourful shapes and the untrained ones grey);
+      - DCGAN by two facts, both needed: the IS gap, IS(trained) >= 1.02 x IS(untrained) on the claim's
+        split size (an untrained DCGAN with eval-mode BatchNorm at its initial statistics draws an
+        almost constant grey image, IS ~1 under any classifier); and the colour check: the Frechet
+        distance between the per-image mean and std of each colour channel of its samples and of real
+        training images is <= COLOUR_RATIO x the smallest such distance of the untrained baselines,
+        each of UNTRAINED_INITS inits both as initialised and with its BatchNorm statistics calibrated by
+        one train-mode pass on the judge's z (the freedom a submission has without training: such a
+        generator's IS is well above a grey image's, but its per-image colours barely vary with z and
+        sit far from the data's). Both are about the data, which no untrained network can reach; any
+        training matches colours and contrast first. INSTRUCTORS.md has the measured margins.
       - CycleGAN, trained as a pair, by FID against the target domains summed over both
         directions: sum(trained) <= 0.8 x sum(untrained), FID_SAMPLES translations each against
         the same real images. An untrained CycleGAN keeps the input's layout and can score a high
@@ -72,7 +71,12 @@ JUDGED_IMAGES = 60          # j = max(1, JUDGED_IMAGES // m) splits are scored (
 FID_SAMPLES = int(os.environ.get("GRADER_FID_SAMPLES", "32"))
 BEAT_RATIO = 0.8           # CycleGAN: FID(trained) <= BEAT_RATIO x FID(untrained)
 IS_GAP = 0.02              # DCGAN: log IS(trained) >= log IS(untrained) + IS_GAP
+COLOUR_RATIO = 0.8         # DCGAN: colour distance to the data <= COLOUR_RATIO x the best untrained baseline's
+COLOUR_SAMPLES = 256       # samples (and real images) whose colour statistics are compared
+UNTRAINED_INITS = 3        # untrained baselines of the colour check, each plain and BatchNorm-calibrated
+CALIBRATION_Z = 256        # latent vectors of a baseline's one train-mode pass
 BOOTSTRAP = 200
+GRADER_WORK_SECONDS = 1800  # a Testing check's own limit (the grader's computation): beyond it, a grader error
 CODE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 NUMBER = r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
@@ -325,6 +329,24 @@ def real_images(tools: Tools, dataset: str, split: str, n: int, size: int | None
     return _load_images([files[i] for i in pick], size)
 
 
+def missing_data(data_root: Path, datasets: set[tuple[str, str]]) -> list[str]:
+    """What the Testing checks of claims naming these (family, dataset) pairs would miss on this machine:
+    CycleGAN's test splits (translated, and the FID's real images), DCGAN's training images (the colour
+    check). Checked before a batch grades anything: a missing folder is the grader's, never a student's."""
+    missing = []
+    for family, dataset in sorted(datasets):
+        if family == "cyclegan" and dataset in CYCLEGAN_FOLDERS:
+            folders = [data_root / CYCLEGAN_FOLDERS[dataset] / split for split in ("testA", "testB")]
+        elif family == "dcgan" and dataset == "shapes32":
+            folders = [data_root / "shapes32" / "train"]
+        elif family == "dcgan" and dataset == "cifar10":
+            folders = [data_root / "cifar10" / "cifar-10-batches-py"]
+        else:
+            continue
+        missing += [f"{dataset} ({folder})" for folder in folders if not folder.is_dir() or not any(folder.iterdir())]
+    return missing
+
+
 # ----------------------------------------------------------------------------- the checks
 @dataclass
 class Verdict:
@@ -387,9 +409,9 @@ def untrained(tools: Tools, family: str, key: int) -> torch.nn.Module:
     return tools.make_generator(family).eval().requires_grad_(False)
 
 
-def dcgan_samples(tools: Tools, net, n: int) -> torch.Tensor:
+def dcgan_samples(tools: Tools, net, n: int, key: int = 2) -> torch.Tensor:
     """n uint8 samples from z ~ N(0, I) drawn with the grading seed (the same z for every generator)."""
-    z = torch.randn(n, LATENT_DIM, generator=torch.Generator().manual_seed(_seeded(tools, 2)))
+    z = torch.randn(n, LATENT_DIM, generator=torch.Generator().manual_seed(_seeded(tools, key)))
     with torch.no_grad():
         return torch.cat([to_uint8(net(z[i:i + 100])) for i in range(0, n, 100)])
 
@@ -451,6 +473,54 @@ def dcgan_untrained(tools: Tools, claim: Claim) -> list[float]:
     probs = _cached(tools, key, lambda: features(tools, dcgan_samples(tools, untrained(tools, "dcgan", 4), n))[1],
                     disk=".npy")
     return splits_of(tools, claim, probs, bootstrap=False)["scores"]
+
+
+def calibrated(net: torch.nn.Module, z: torch.Tensor) -> torch.nn.Module:
+    """`net` with every BatchNorm's running statistics set to its batch statistics on `z` (one pass in
+    train mode, cumulative average): all that a forward pass gives a network that never learned."""
+    for m in net.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+    with torch.no_grad():
+        net.train()(z)
+    return net.eval().requires_grad_(False)
+
+
+def colour_statistics(images: torch.Tensor) -> np.ndarray:
+    """Per image, the mean and the std of each colour channel ([N, 6], float64) of uint8 images."""
+    x = images.double() / 127.5 - 1
+    return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3))], 1).numpy()
+
+
+def colour_distance(tools: Tools, claim: Claim, submission: Path) -> dict:
+    """The Frechet distance between the per-image colour statistics of the submitted generator's samples
+    and of real training images, and the same for the untrained baselines (the smallest counts): each
+    untrained init as initialised and with BatchNorm statistics calibrated on the judge's z, the
+    freedom a submission has without training. An untrained generator cannot match the data's colours
+    and contrast (its per-image statistics barely vary with z); any training does so first."""
+    path = submission / CHECKPOINTS[claim.model][0]
+    base = {"family": "dcgan", "dataset": claim.dataset, "n": COLOUR_SAMPLES, "seed": tools.seed,
+            "context": tools.context}
+
+    def real():
+        return colour_statistics(real_images(tools, claim.dataset, "train", COLOUR_SAMPLES, 32, 40))
+    reference = _cached(tools, {**base, "what": "real colours"}, real, disk=".npy")
+
+    def distance(net) -> float:
+        return float(tools.fid(colour_statistics(dcgan_samples(tools, net, COLOUR_SAMPLES, key=6)), reference))
+
+    def baselines() -> list[float]:
+        z = torch.randn(CALIBRATION_Z, LATENT_DIM, generator=torch.Generator().manual_seed(_seeded(tools, 5)))
+        found = []
+        for k in range(UNTRAINED_INITS):
+            found.append(distance(untrained(tools, "dcgan", 4 + 100 * k)))
+            found.append(distance(calibrated(untrained(tools, "dcgan", 4 + 100 * k), z)))
+        return found
+    untrained_distances = _cached(tools, {**base, "what": "untrained colour distances"}, baselines)
+    trained = _cached(tools, {**base, "what": "trained colour distance", "file": file_digest(path)},
+                      lambda: distance(load_into(tools.make_generator("dcgan"), path)))
+    return {"trained": trained, "untrained": min(untrained_distances)}
 
 
 # CycleGAN: translations of real test images; one sample per direction serves both checks
@@ -520,12 +590,22 @@ def check_beats_untrained(tools: Tools, claim: Claim, submission: Path) -> Verdi
     if claim.family == "dcgan":
         trained = float(np.mean(dcgan_trained(tools, claim, submission)["scores"]))
         fresh = float(np.mean(dcgan_untrained(tools, claim)))
-        ok = math.log(trained) >= math.log(fresh) + IS_GAP
-        return Verdict(ok, f"{claim.model}: the submitted generator does not beat an untrained one of the same "
-                           f"architecture: IS {trained:.4f} vs untrained {fresh:.4f} on the same "
-                           f"{judged_splits(claim) * claim.split_size} latent vectors (needed: log IS >= "
-                           f"log IS(untrained) + {IS_GAP:g}, i.e. IS >= {fresh * math.exp(IS_GAP):.4f})",
-                       {"is": [trained, fresh]})
+        colours = colour_distance(tools, claim, submission)
+        is_ok = math.log(trained) >= math.log(fresh) + IS_GAP
+        colour_ok = colours["trained"] <= COLOUR_RATIO * colours["untrained"]
+        problems = []
+        if not is_ok:
+            problems.append(f"IS {trained:.4f} vs untrained {fresh:.4f} on the same "
+                            f"{judged_splits(claim) * claim.split_size} latent vectors (needed: log IS >= "
+                            f"log IS(untrained) + {IS_GAP:g}, i.e. IS >= {fresh * math.exp(IS_GAP):.4f})")
+        if not colour_ok:
+            problems.append(f"the colours and contrast of its samples are no closer to the {claim.dataset} training "
+                            f"images than an untrained generator's: distance {colours['trained']:.4f} vs "
+                            f"{colours['untrained']:.4f} for the closest untrained one (needed <= "
+                            f"{COLOUR_RATIO:g} x; per-image mean and std of each channel, {COLOUR_SAMPLES} samples)")
+        return Verdict(is_ok and colour_ok, f"{claim.model}: the submitted generator does not beat an untrained one "
+                                            f"of the same architecture: " + "; ".join(problems),
+                       {"is": [trained, fresh], "colour": colours})
     results = []
     for d in range(len(CHECKPOINTS[claim.model])):
         key = {**cyclegan_key(tools, claim, d), "what": "fid",

@@ -2,6 +2,7 @@
 message for the next submission in the kernel's keyrings."""
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,6 +47,69 @@ def test_a_start_cut_short_by_the_submissions_own_deadline_is_the_students_loss(
     try:
         with pytest.raises(AnswerError, match="no time left"):
             box.ask("feature_statistics", {"features": np.zeros((4, 3))})
+    finally:
+        box.close()
+
+
+WORKER = ("import json, struct, sys, time\n"
+          "def send(message):\n"
+          "    body = json.dumps(message).encode()\n"
+          "    sys.stdout.buffer.write(struct.pack('>Q', len(body)) + body)\n"
+          "    sys.stdout.buffer.flush()\n"
+          "send({'ready': True})\n"
+          "while True:\n"
+          "    header = sys.stdin.buffer.read(8)\n"
+          "    if len(header) < 8:\n"
+          "        break\n"
+          "    request = json.loads(sys.stdin.buffer.read(struct.unpack('>Q', header)[0]))\n"
+          "    work = request['inputs']['work']\n"
+          "    if work == 'sleep':\n"
+          "        time.sleep(1e6)\n"
+          "    start = time.process_time()\n"
+          "    while work == 'spin' or time.process_time() - start < work:   # CPU seconds, however long they take\n"
+          "        pass\n"
+          "    send({'value': 1})\n")
+
+
+def worker_child(tmp_path: Path) -> str:
+    """An 'interpreter' that answers {'work': s} after s seconds of its own CPU time ('spin': never, 'sleep': sleeps)."""
+    program = tmp_path / "worker.py"
+    program.write_text(WORKER)
+    script = tmp_path / "python"
+    script.write_text(f"#!/bin/sh\nexec {sys.executable} {program}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.fixture
+def busy_machine():
+    """Twice as many busy processes as cores, at normal priority, for the test's duration."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * (os.cpu_count() or 1))]
+    time.sleep(0.5)
+    yield
+    for proc in burners:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.e2e
+def test_honest_work_on_a_busy_machine_is_asked_again_not_failed(tmp_path, busy_machine):
+    """1.5 s of CPU with a 2.5 s limit, on a machine where the process gets a fraction of a core."""
+    box = Sandbox(REPO, Config(kind="basic", python=worker_child(tmp_path), limits=Limits(deadline=200, question=2.5)))
+    try:
+        assert box.ask("fid_work", {"work": 1.5}) == 1
+        assert box.charged < 2.5 * 3, box.charged     # the time spent waiting for a CPU is not the student's
+    finally:
+        box.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("work,reason", [("spin", "computed for"), ("sleep", "sleeping or waiting")])
+def test_slow_code_loses_its_question_with_the_codes_own_time(tmp_path, busy_machine, work, reason):
+    box = Sandbox(REPO, Config(kind="basic", python=worker_child(tmp_path), limits=Limits(deadline=200, question=2)))
+    try:
+        with pytest.raises(AnswerError, match=reason):
+            box.ask("fid_work", {"work": work})
     finally:
         box.close()
 

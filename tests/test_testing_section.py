@@ -107,6 +107,22 @@ def test_untrained_generator_with_its_own_honest_claim_loses_only_the_trained_it
     assert not beats.ok and "does not beat an untrained one" in beats.message
 
 
+def test_never_trained_generator_with_calibrated_batchnorm_loses_the_trained_item(results, tools, testing_env):
+    """Untrained weights whose BatchNorm statistics one train-mode pass set (IS well above a grey
+    image's): the colour check against the data still tells it from a trained generator."""
+    import dcgan
+    from grader.training_check import calibrated
+    for seed in (3, 4):
+        torch.manual_seed(seed)
+        net = calibrated(dcgan.DCGAN_Generator(), torch.randn(64, 256))
+        torch.save(net.state_dict(), results / CHECKPOINTS["dcgan-lsgan"][0])
+        edit_line(results, "dcgan-lsgan", honest_claim_of(results, testing_env, "lsgan"))
+        claim = claims(results)["dcgan-lsgan"]
+        beats = check_beats_untrained(tools, claim, results)
+        assert not beats.ok and "colours and contrast" in beats.message, beats.message
+        assert beats.figures["colour"]["trained"] > beats.figures["colour"]["untrained"] * 0.8
+
+
 def constant_checkpoint(path: Path) -> None:
     """A generator whose every sample is the same grey image: IS exactly 1 under any classifier."""
     import dcgan
