@@ -48,19 +48,29 @@ def t(a) -> torch.Tensor:
 
 
 def traced_params(traced: dict) -> int:
-    """Parameters of the conv and norm layers that ran (each module once), counted from the weights
-    the trace holds (not from a number the student's process reports)."""
+    """Parameters of the conv and norm layers that ran (each module once), from the shapes of the weights
+    the trace carries (tied to its inputs and outputs by `genuine`), not from a number it reports."""
     seen = {}
     for call in traced.get("convs", []) + traced.get("bns", []):
-        seen[call.get("module")] = sum(int(np.size(call.get(k))) for k in ("weight", "bias_value")
-                                       if call.get(k) is not None)
+        shape = call.get("weight_shape") if "weight_shape" in call else np.shape(call.get("weight"))
+        weights = int(np.prod(shape)) if call.get("weight_shape") is not None or call.get("weight") is not None else 0
+        bias = int(np.size(call["bias_value"])) if call.get("bias_value") is not None else 0
+        seen[call.get("module")] = weights + bias
     return sum(seen.values())
 
 
-def conv_of(call: dict, x: torch.Tensor) -> torch.Tensor:
-    """The judge's own computation of one traced conv call on `x` (float64)."""
-    weight = t(call["weight"])
-    bias = t(call["bias_value"]) if call.get("bias_value") is not None else None
+def conv_rows(call: dict, index: int, seed: int) -> list[int]:
+    """The output channels of the index-th conv call the judge recomputes (the ones whose weights it got)."""
+    from grader.questions import checked_channels
+    if call.get("groups", 1) != 1:
+        return list(range(call["c_out"]))
+    return checked_channels(seed, index, call["c_out"])
+
+
+def conv_of(call: dict, x: torch.Tensor, rows: list[int]) -> torch.Tensor:
+    """The judge's own computation of output channels `rows` of one traced conv call on `x` (float64)."""
+    weight = t(call["weight_rows"])
+    bias = t(call["bias_value"])[rows] if call.get("bias_value") is not None else None
     stride, padding, dilation = call["stride"], call["padding"], call.get("dilation", [1, 1])
     groups = call.get("groups", 1)
     if call["kind"] == "ConvTranspose2d":
@@ -70,6 +80,18 @@ def conv_of(call: dict, x: torch.Tensor) -> torch.Tensor:
         x = F.pad(x, (padding[1], padding[1], padding[0], padding[0]), mode=mode)
         padding = [0, 0]
     return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+
+def _consistent(call: dict, rows: list[int]) -> bool:
+    """The call's reported settings agree with the shapes of its input, output and weights."""
+    inp, out, shape, w = np.shape(call["input"]), np.shape(call["output"]), list(call["weight_shape"]), np.shape(call["weight_rows"])
+    groups = call.get("groups", 1)
+    transposed = call["kind"] == "ConvTranspose2d"
+    c_in, c_out = (shape[0], shape[1] * groups) if transposed else (shape[1] * groups, shape[0])
+    picked = tuple(shape[:2]) if groups != 1 else (shape[0], len(rows)) if transposed else (len(rows), shape[1])
+    return (len(inp) == 4 and len(out) == 4 and inp[1] == c_in == call["c_in"] and out[1] == c_out == call["c_out"]
+            and list(shape[2:]) == list(call["kernel"]) and tuple(w[:2]) == tuple(picked) and list(w[2:]) == shape[2:]
+            and bool(call["bias"]) == (call.get("bias_value") is not None))
 
 
 def batch_norm_of(bn: dict, x: torch.Tensor) -> torch.Tensor:
@@ -102,13 +124,14 @@ def received(first: torch.Tensor, x: torch.Tensor) -> bool:
     return False
 
 
-def genuine(traced: dict, first_inputs: list) -> dict:
+def genuine(traced: dict, first_inputs: list, seed: int) -> dict:
     """The trace, if it is the computation it reports; else AssertionError (every check that reads it
     fails). A trace comes from the student's process, so nothing in it is taken on trust:
-      * the first conv layer received the judge's own input (one of `first_inputs`: the input as sent,
-        reshaped or padded as the table allows);
-      * every conv call's output is the judge's conv of its input with the call's own weights, which
-        are finite and not constant (a network of zeros computes nothing);
+      * the first conv layer received the judge's own input (one of `first_inputs`, in any layout or
+        inside a padding border);
+      * every conv call's settings agree with the shapes of its input, output and weights, and the
+        output channels drawn from the judge's `seed` are the judge's conv of the call's input with the
+        call's own weights, which are finite and not constant (a network of zeros computes nothing);
       * every BatchNorm call's output is the judge's batch norm of its input (its own affine values).
     What is built on a trace (layer settings, links, counts) then describes a real computation."""
     convs, bns = traced.get("convs"), traced.get("bns", [])
@@ -117,12 +140,16 @@ def genuine(traced: dict, first_inputs: list) -> dict:
     try:
         if not any(received(t(convs[0]["input"]), t(x)) for x in first_inputs):
             raise AssertionError("the first conv layer did not receive the network's input (the grader's sample)")
-        for i, call in enumerate(convs, 1):
-            weight = t(call["weight"])
-            if weight.dim() != 4 or not bool(torch.isfinite(weight).all()) or float(weight.std()) == 0.0:
-                raise AssertionError(f"conv layer {i} has no usable weights (constant, empty or not finite)")
-            if not _agrees(call["output"], conv_of(call, t(call["input"]))):
-                raise AssertionError(f"conv layer {i}'s output is not the convolution of its input with its weights")
+        for i, call in enumerate(convs):
+            rows = conv_rows(call, i, seed)
+            if not _consistent(call, rows):
+                raise AssertionError(f"conv layer {i + 1}'s settings do not match the shapes of its input, output "
+                                     f"and weights")
+            weight = t(call["weight_rows"])
+            if not bool(torch.isfinite(weight).all()) or float(weight.std()) == 0.0:
+                raise AssertionError(f"conv layer {i + 1} has no usable weights (constant or not finite)")
+            if not _agrees(t(call["output"])[:, rows], conv_of(call, t(call["input"]), rows)):
+                raise AssertionError(f"conv layer {i + 1}'s output is not the convolution of its input with its weights")
         for i, bn in enumerate(bns, 1):
             if not _agrees(bn["output"], batch_norm_of(bn, t(bn["input"]))):
                 raise AssertionError(f"BatchNorm layer {i}'s output is not the batch norm of its input")

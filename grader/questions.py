@@ -67,29 +67,46 @@ def pair(v):
     return [int(x) for x in v] if isinstance(v, (tuple, list)) else [int(v), int(v)]
 
 
-def trace(model: nn.Module, x: torch.Tensor) -> dict:
-    """Run model(x); every conv / batch-norm call in call order, with its settings, weights, input and
-    output (the judge recomputes each call from its input and weights: a trace is checked, not trusted)."""
+CHECKED_CHANNELS = 4        # output channels of each conv call whose weights a trace carries
+
+
+def checked_channels(seed: int, call: int, channels: int) -> list[int]:
+    """The output channels of a trace's `call`-th conv whose weights it carries (from the judge's seed)."""
+    rng = np.random.default_rng([seed % 2**63, call])
+    return sorted(int(c) for c in rng.choice(channels, size=min(CHECKED_CHANNELS, channels), replace=False))
+
+
+def trace(model: nn.Module, x: torch.Tensor, seed: int = 0) -> dict:
+    """Run model(x); every conv / batch-norm call in call order, with its settings, input and output, and
+    the weights of a few output channels drawn from `seed` (the judge recomputes those channels from the
+    input: a trace is checked, not trusted; all the weights would be ~30 MB a CycleGAN generator)."""
     calls: list[dict] = []
     ids: dict[int, int] = {}
 
     def hook(module, inputs, output):
         bias = module.bias.detach().clone() if getattr(module, "bias", None) is not None else None
-        weight = module.weight.detach().clone() if getattr(module, "weight", None) is not None else None
         entry = {"input": inputs[0].detach().clone(), "output": output.detach().clone(),
-                 "module": ids.setdefault(id(module), len(ids)), "weight": weight, "bias_value": bias,
+                 "module": ids.setdefault(id(module), len(ids)), "bias_value": bias,
                  "params": sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)}
         if isinstance(module, nn.BatchNorm2d):
             batch_stats = module.training or not module.track_running_stats
-            entry.update(kind="BatchNorm2d", num_features=module.num_features, eps=float(module.eps),
+            weight = module.weight.detach().clone() if module.weight is not None else None
+            entry.update(kind="BatchNorm2d", num_features=module.num_features, eps=float(module.eps), weight=weight,
                          batch_stats=batch_stats,
                          running=None if batch_stats else [module.running_mean.clone(), module.running_var.clone()])
         else:
+            weight = module.weight.detach()
+            transposed = isinstance(module, nn.ConvTranspose2d)
+            rows = checked_channels(seed, sum(c["kind"] != "BatchNorm2d" for c in calls), module.out_channels)
+            if module.groups != 1:
+                rows = list(range(module.out_channels))          # grouped: every channel (rare, small)
+            picked = weight if module.groups != 1 else weight[:, rows] if transposed else weight[rows]
             entry.update(kind=type(module).__name__, c_in=module.in_channels, c_out=module.out_channels,
                          kernel=pair(module.kernel_size), stride=pair(module.stride), padding=pair(module.padding),
                          padding_mode=str(getattr(module, "padding_mode", "zeros")),
                          output_padding=pair(getattr(module, "output_padding", 0)), bias=module.bias is not None,
-                         dilation=pair(module.dilation), groups=int(module.groups))
+                         dilation=pair(module.dilation), groups=int(module.groups), weight_shape=list(weight.shape),
+                         weight_rows=picked.clone(), rows=rows)
         calls.append(entry)
 
     types = (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d)
@@ -132,7 +149,7 @@ def dcgan_trace(part: str, x: np.ndarray, seed: int, gan_type: str = "gan") -> d
     dcgan = student("dcgan")
     seeded(seed)
     net = dcgan.DCGAN_Generator() if part == "G" else dcgan.DCGAN_Discriminator(gan_type)
-    return trace(net.train(), tensor(x))
+    return trace(net.train(), tensor(x), seed)
 
 
 # ----------------------------------------------------------------------------- 1.2 DCGAN training
@@ -257,11 +274,11 @@ def cyclegan_trace(part: str, x: np.ndarray, seed: int) -> dict:
     cyclegan = student("cyclegan")
     seeded(seed)
     if part == "D":
-        return trace(cyclegan.CycleGAN_Discriminator(), tensor(x))
+        return trace(cyclegan.CycleGAN_Discriminator(), tensor(x), seed)
     g = cyclegan.CycleGAN_Generator()
     facts = {"affine_in": [n for n, m in g.named_modules() if isinstance(m, nn.InstanceNorm2d) and m.affine],
              "n_blocks": sum(isinstance(m, cyclegan.ResnetBlock) for m in g.modules())}
-    return {**trace(g, tensor(x)), **facts}
+    return {**trace(g, tensor(x), seed), **facts}
 
 
 # ----------------------------------------------------------------------------- 2.2 CycleGAN training

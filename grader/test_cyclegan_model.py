@@ -33,7 +33,7 @@ D_TABLE = [
 def generator_trace(probe):
     """One traced forward pass of the student's generator on a 32x32 image, plus its module facts."""
     x = torch.randn(1, 3, 32, 32, generator=fresh(30))
-    traced = genuine(probe("cyclegan_trace", part="G", x=x, seed=fresh_int(31)), [x])
+    traced = genuine(probe("cyclegan_trace", part="G", x=x, seed=fresh_int(31)), [x], fresh_int(31))
     assert len(traced["convs"]) == len(G_TABLE), \
         f"expected {len(G_TABLE)} conv layers to run (3 down, 6x2 residual, 2 up, 1 out), got {len(traced['convs'])}"
     return traced
@@ -46,7 +46,7 @@ def test_generator_parameters_and_shapes(probe):
     shapes = ([1, 3, 32, 48], [2, 3, 64, 64])
     got = probe("cyclegan_generator_facts", shapes=[list(s) for s in shapes], seed=fresh_int(32))
     x = torch.randn(1, 3, 32, 32, generator=fresh(30))
-    traced = genuine(probe("cyclegan_trace", part="G", x=x, seed=fresh_int(31)), [x])
+    traced = genuine(probe("cyclegan_trace", part="G", x=x, seed=fresh_int(31)), [x], fresh_int(31))
     check_count(got["params"], traced, 7_837_696, "CycleGAN_Generator")
     for shape, out in zip(shapes, got["shapes"]):
         assert out == shape, f"input {shape}: expected the same output shape, got {out}"
@@ -112,7 +112,7 @@ def test_six_distinct_residual_blocks_with_skip_connections(probe):
 
 def discriminator_trace(probe):
     x = torch.randn(1, 3, 64, 64, generator=fresh(34))
-    return genuine(probe("cyclegan_trace", part="D", x=x, seed=fresh_int(35)), [x])
+    return genuine(probe("cyclegan_trace", part="D", x=x, seed=fresh_int(35)), [x], fresh_int(35))
 
 
 @pytest.mark.student("cyclegan:CycleGAN_Discriminator")

@@ -65,12 +65,12 @@ def test_discriminator_output_shape(probe, batch):
 def generator_trace(probe):
     """G's traced forward pass on the grader's z, replayed by the grader (arch.genuine) before any use."""
     z = torch.randn(4, 256, generator=fresh(20))
-    return genuine({"z": z.numpy(), **probe("dcgan_trace", part="G", x=z, seed=fresh_int(21))}, [z])
+    return genuine({"z": z.numpy(), **probe("dcgan_trace", part="G", x=z, seed=fresh_int(21))}, [z], fresh_int(21))
 
 
 def discriminator_trace(probe, gan_type):
     x = torch.randn(4, 3, 32, 32, generator=fresh(22))
-    return genuine(probe("dcgan_trace", part="D", x=x, seed=fresh_int(23), gan_type=gan_type), [x])
+    return genuine(probe("dcgan_trace", part="D", x=x, seed=fresh_int(23), gan_type=gan_type), [x], fresh_int(23))
 
 
 @pytest.mark.student("dcgan:DCGAN_Generator")

@@ -168,39 +168,62 @@ def test_numbers_accept_plain_and_one_element_values():
     assert number(2, "x") == 2.0 and number(np.array([1.5]), "x") == 1.5 and number(np.float64(3.0), "x") == 3.0
 
 
+SEED = 12345
+
+
 def real_trace(net, x):
     from grader.codec import decode, encode, plain
     from grader.questions import trace
-    return decode(encode(plain(trace(net.train(), x))))
+    return decode(encode(plain(trace(net.train(), x, SEED))))
 
 
 def small_net():
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, 2, 1, bias=False), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
-                               torch.nn.Conv2d(8, 4, 3, 1, 1, padding_mode="reflect"))
+                               torch.nn.Conv2d(8, 6, 3, 1, 1, padding_mode="reflect"), torch.nn.ReLU(),
+                               torch.nn.ConvTranspose2d(6, 5, 3, 2, 1, output_padding=1))
 
 
 def test_a_real_trace_is_accepted_and_a_fabricated_one_is_not():
+    from grader.arch import conv_rows
     x = torch.randn(2, 3, 8, 8)
     traced = real_trace(small_net(), x)
-    assert genuine(traced, [x]) is traced
-    zeros = {k: [{**c, **{f: np.zeros_like(c[f]) for f in ("input", "output", "weight")}} for c in traced[k]]
-             for k in ("convs", "bns")}
+    assert genuine(traced, [x], SEED) is traced
+    assert all(np.shape(c["weight_rows"])[0 if c["kind"] == "Conv2d" else 1] == 4 for c in traced["convs"])
+    zeros = {k: [{**c, **{f: np.zeros_like(c[f]) for f in ("input", "output", "weight_rows", "weight") if f in c}}
+                 for c in traced[k]] for k in ("convs", "bns")}
     with pytest.raises(AssertionError, match="input"):
-        genuine({**traced, **zeros}, [x])
-    zero_weights = {**traced, "convs": [{**c, "weight": np.zeros_like(c["weight"]), "output": np.zeros_like(c["output"])}
-                                        for c in traced["convs"]]}
+        genuine({**traced, **zeros}, [x], SEED)
+    zero_weights = {**traced, "convs": [{**c, "weight_rows": np.zeros_like(c["weight_rows"]),
+                                         "output": np.zeros_like(c["output"])} for c in traced["convs"]]}
     with pytest.raises(AssertionError, match="weights"):
-        genuine(zero_weights, [x])
-    wrong = [dict(c) for c in traced["convs"]]
-    wrong[1]["output"] = wrong[1]["output"] * 1.01          # an output its weights do not compute
-    with pytest.raises(AssertionError, match="conv layer 2"):
-        genuine({**traced, "convs": wrong}, [x])
+        genuine(zero_weights, [x], SEED)
+    for i in range(3):                          # an output its weights do not compute, in a checked channel
+        wrong = [dict(c) for c in traced["convs"]]
+        rows = conv_rows(wrong[i], i, SEED)
+        out = np.array(wrong[i]["output"])
+        out[:, rows[0]] *= 1.01
+        wrong[i]["output"] = out
+        with pytest.raises(AssertionError, match=f"conv layer {i + 1}"):
+            genuine({**traced, "convs": wrong}, [x], SEED)
+    with pytest.raises(AssertionError, match="conv layer"):      # the channels come from the judge's seed
+        genuine(traced, [x], SEED + 1)
+    lying = [dict(c) for c in traced["convs"]]
+    lying[1]["weight_shape"] = [6, 8, 5, 5]                       # a kernel size the weights do not have
+    with pytest.raises(AssertionError, match="settings"):
+        genuine({**traced, "convs": lying}, [x], SEED)
     bns = [{**traced["bns"][0], "output": traced["bns"][0]["input"]}]      # a BatchNorm that did nothing
     with pytest.raises(AssertionError, match="BatchNorm"):
-        genuine({**traced, "bns": bns}, [x])
+        genuine({**traced, "bns": bns}, [x], SEED)
     with pytest.raises(AssertionError):
-        genuine({"convs": [], "bns": []}, [x])
+        genuine({"convs": [], "bns": []}, [x], SEED)
+
+
+def test_parameter_counts_come_from_the_traced_weights():
+    from grader.arch import traced_params
+    x = torch.randn(2, 3, 8, 8)
+    net = small_net()
+    assert traced_params(real_trace(net, x)) == sum(p.numel() for p in net.parameters())
 
 
 def save_state(path: Path, state: dict) -> Path:

@@ -188,6 +188,21 @@ def test_missing_and_malformed_claims_are_the_students_and_say_so():
     assert old_format["dcgan-gan"].dataset == "cifar10" and old_format["dcgan-gan"].split_size == 500
 
 
+def test_claims_that_ask_more_than_the_homework_cost_the_claim_not_a_grader_error(results, tools):
+    """Image sizes past the handout's 256 px and N past the test split are the student's choice: the
+    claim's items are lost with the reason, the judge never translates more than the homework does."""
+    cyclegan = claims(results)["cyclegan"]
+    big = parse_claims(cyclegan.line.replace(")", ", size=512)") if "size=" not in cyclegan.line
+                       else re.sub(r"size=\d+", "size=512", cyclegan.line))[0]["cyclegan"]
+    assert "outside 16..256" in claim_problem(big)
+    too_many = re.sub(r"N=\d+", "N=500", cyclegan.line)
+    edit_line(results, "cyclegan", too_many)
+    claim = claims(results)["cyclegan"]
+    for check in (check_claim, check_beats_untrained):
+        verdict = check(tools, claim, results)
+        assert not verdict.ok and "N=500" in verdict.message and "testA holds" in verdict.message, verdict.message
+
+
 def test_missing_inception_weights_cannot_check_rather_than_grade(results, monkeypatch):
     fresh = judge_tools(seed=17)
     monkeypatch.setenv("GAN_KIT_INCEPTION_WEIGHTS", str(results / "nope.pth"))

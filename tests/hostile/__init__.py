@@ -209,7 +209,9 @@ def _call(i, kind, c_in, c_out, k, s, p):
     return {"kind": kind, "c_in": c_in, "c_out": c_out, "kernel": [k, k], "stride": [s, s], "padding": [p, p],
             "padding_mode": "zeros", "output_padding": [0, 0], "bias": False, "dilation": [1, 1], "groups": 1,
             "module": i, "params": c_in * c_out * k * k, "input": _np.zeros((4, c_in, 2, 2)),
-            "output": _np.zeros((4, c_out, 2, 2)), "weight": _np.zeros((c_out, c_in, k, k)), "bias_value": None}
+            "output": _np.zeros((4, c_out, 2, 2)), "weight_shape": [c_out, c_in, k, k] if kind == "Conv2d" else
+            [c_in, c_out, k, k], "weight_rows": _np.zeros((min(4, c_out), c_in, k, k) if kind == "Conv2d" else
+            (c_in, min(4, c_out), k, k)), "rows": list(range(min(4, c_out))), "bias_value": None}
 
 
 def _trace(part, x, seed, gan_type="gan"):
