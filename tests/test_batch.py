@@ -84,9 +84,11 @@ def graded_class(tmp_path_factory, testing_env):
     before = tree_digest(root), tree_digest(REPO / "grader"), (REPO / "dcgan.py").read_bytes()
     leftovers = temp_leftovers()
     out = tmp / "grades"
-    grade_class(root, out, workers=2, options=Options(LIMITS))
-    after = tree_digest(root), tree_digest(REPO / "grader"), (REPO / "dcgan.py").read_bytes()
-    remove(deep / "d")                   # pytest's own clean-up recurses: not 1,100 levels
+    try:
+        grade_class(root, out, workers=2, options=Options(LIMITS))
+        after = tree_digest(root), tree_digest(REPO / "grader"), (REPO / "dcgan.py").read_bytes()
+    finally:
+        remove(deep / "d")               # pytest's own clean-up recurses: not 1,100 levels
     return root, out, before, after, leftovers
 
 

@@ -51,10 +51,12 @@ def remove(path: Path) -> None:
 
 def test_a_folder_1100_deep_beside_the_code_is_not_walked(tmp_path):
     sub = honest(tmp_path / "deep")
-    deep_folder(sub, 1100)
-    taken = intake(sub)
+    try:
+        deep_folder(sub, 1100)
+        taken = intake(sub)
+    finally:
+        remove(sub)
     assert taken.error is None and set(taken.sources) == set(SUBMITTED), taken
-    remove(sub)
 
 
 def test_manifest_files_are_found_among_10000_others_and_leftovers_ignored(tmp_path):
