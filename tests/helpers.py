@@ -80,3 +80,17 @@ def float64():
         yield
     finally:
         torch.set_default_dtype(saved)
+
+
+def submission(dest: Path, code: Path, artifacts: Path | None) -> Path:
+    """A student's folder: the code files of `code`, and the Testing artifacts (claims, checkpoints) if given."""
+    import shutil
+    from grader.roles import SUBMITTED
+    dest.mkdir(parents=True)
+    for name in SUBMITTED:
+        shutil.copy2(code / name, dest / name)
+    if artifacts is not None:
+        shutil.copy2(artifacts / "inception_score.txt", dest / "inception_score.txt")
+        shutil.copytree(artifacts / "results", dest / "results")
+    (dest / "notes.txt").write_text("not in the manifest: ignored")
+    return dest

@@ -16,10 +16,9 @@ import pytest
 from grader.batch import Options, find_submissions, grade_class, section_scores
 from grader.build import assign
 from grader.gradescope import build_autograder
-from grader.roles import SUBMITTED
 from grader.rubric import SECTIONS, TOTAL
 from grader.sandbox import UID_BASE, Limits, bwrap_available
-from helpers import tree_digest
+from helpers import submission, tree_digest
 from test_intake import deep_folder, remove
 from hostile import ATTACKS, attacked_source
 
@@ -29,17 +28,6 @@ ZERO = {key: 0.0 for key in SECTIONS}
 LIMITS = Limits(deadline=150, question=8, memory_mb=3072)
 pytestmark = [pytest.mark.skipif(bwrap_available() is not None, reason=f"no bubblewrap: {bwrap_available()}"),
               pytest.mark.timeout(1200), pytest.mark.e2e]
-
-
-def submission(dest: Path, code: Path, artifacts: Path | None) -> Path:
-    dest.mkdir(parents=True)
-    for name in SUBMITTED:
-        shutil.copy2(code / name, dest / name)
-    if artifacts is not None:
-        shutil.copy2(artifacts / "inception_score.txt", dest / "inception_score.txt")
-        shutil.copytree(artifacts / "results", dest / "results")
-    (dest / "notes.txt").write_text("not in the manifest: ignored")
-    return dest
 
 
 def sandbox_processes() -> list[str]:

@@ -4,7 +4,6 @@ student's local `pytest grader/` with a cold cache and in two batch gradings run
 one of which also grades a submission that starts 64 busy threads."""
 import csv
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from grader.roles import SUBMITTED
 from grader.rubric import SECTIONS, TOTAL
 from grader.run import run_grader
 from grader.sandbox import bwrap_available
+from helpers import submission
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.skipif(bwrap_available() is not None, reason=f"no bubblewrap: {bwrap_available()}"),
@@ -48,16 +48,6 @@ def busy_machine():
     for proc in burners:
         proc.kill()
         proc.wait()
-
-
-def submission(dest: Path, code: Path, artifacts: Path | None) -> Path:
-    dest.mkdir(parents=True)
-    for name in SUBMITTED:
-        shutil.copy2(code / name, dest / name)
-    if artifacts is not None:
-        shutil.copy2(artifacts / "inception_score.txt", dest / "inception_score.txt")
-        shutil.copytree(artifacts / "results", dest / "results")
-    return dest
 
 
 def grades(out: Path) -> dict[str, tuple[float, str]]:
