@@ -52,8 +52,10 @@ def traced_params(traced: dict) -> int:
     the trace carries (tied to its inputs and outputs by `genuine`), not from a number it reports."""
     seen = {}
     for call in traced.get("convs", []) + traced.get("bns", []):
-        shape = call.get("weight_shape") if "weight_shape" in call else np.shape(call.get("weight"))
-        weights = int(np.prod(shape)) if call.get("weight_shape") is not None or call.get("weight") is not None else 0
+        if call.get("weight_shape") is not None:             # a conv call carries some channels and the shape
+            weights = int(np.prod(call["weight_shape"]))
+        else:                                                 # a BatchNorm call carries its affine weight
+            weights = int(np.size(call["weight"])) if call.get("weight") is not None else 0
         bias = int(np.size(call["bias_value"])) if call.get("bias_value") is not None else 0
         seen[call.get("module")] = weights + bias
     return sum(seen.values())

@@ -93,25 +93,32 @@ def _copy(source: tuple[Path, str | None], sink, limit: int) -> int:
     return done
 
 
-def _plain_file(base: Path, rel: str) -> Path | None:
-    """base/rel when it is a regular file reached through no symbolic link, else None."""
-    path = base
+def _mode(base: Path, rel: str) -> int | None:
+    """The st_mode of base/rel when it is reached through no symbolic link, else None."""
+    path, mode = base, None
     try:
         for part in PurePosixPath(rel).parts:
             path = path / part
             mode = os.lstat(path).st_mode
             if stat.S_ISLNK(mode):
                 return None
-        return path if stat.S_ISREG(mode) else None
+        return mode
     except OSError:
         return None
+
+
+def _plain_file(base: Path, rel: str) -> Path | None:
+    """base/rel when it is a regular file reached through no symbolic link, else None."""
+    mode = _mode(base, rel)
+    return base / rel if mode is not None and stat.S_ISREG(mode) else None
 
 
 def _folder_names(base: Path) -> dict[str, Path]:
     """The manifest's files under `base`, looked up by name (no walk: depth and clutter cannot matter)."""
     found = {name: path for name in (*SUBMITTED, SCORES_FILE, *CHECKPOINT_FILES) if (path := _plain_file(base, name))}
     for folder in IMAGE_DIRS.values():
-        if not _plain_dir(base, folder):
+        mode = _mode(base, folder)
+        if mode is None or not stat.S_ISDIR(mode):
             continue
         try:
             names = sorted(e.name for e in os.scandir(base / folder) if e.name.lower().endswith(".png"))
@@ -121,19 +128,6 @@ def _folder_names(base: Path) -> dict[str, Path]:
             if (path := _plain_file(base, f"{folder}/{name}")) and manifest_name(rel := f"{folder}/{name}"):
                 found[rel] = path
     return found
-
-
-def _plain_dir(base: Path, rel: str) -> bool:
-    """base/rel is a folder reached through no symbolic link."""
-    path = base
-    try:
-        for part in PurePosixPath(rel).parts:
-            path = path / part
-            if not stat.S_ISDIR(os.lstat(path).st_mode):
-                return False
-        return True
-    except OSError:
-        return False
 
 
 def _zip_names(path: Path) -> dict[str, tuple[Path, str]]:

@@ -282,7 +282,7 @@ def pytest_sessionfinish(session, exitstatus):
         results["protections"] = str(sandbox) if isinstance(sandbox, Exception) else protections
         results["student_process_starts"] = 0 if isinstance(sandbox, Exception) else sandbox.starts
         results["machine"] = {"load_average_at_start": _LOAD, "load_average_at_end": list(os.getloadavg()),
-                              "asked_again_for_load": [] if isinstance(sandbox, Exception) else sandbox.starved}
+                              "asked_again_for_load": [] if isinstance(sandbox, Exception) else sandbox.asked_again}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=2))

@@ -235,7 +235,7 @@ class Sandbox:
         self.limits = self.config.limits
         self.grader_code = grader_code or self._grader_code()
         self.charged = 0.0                           # seconds of the deadline the student's code has used
-        self.starved: list[str] = []                 # questions asked again because the machine withheld the CPU
+        self.asked_again: list[str] = []                 # questions asked again because the machine withheld the CPU
         self.proc: subprocess.Popen | None = None
         self.cgroups: Cgroups | None = None
         self.starts = 0
@@ -513,7 +513,7 @@ class Sandbox:
                     why = (f"your code took longer than {budget:.0f} s for this check: it was sleeping or waiting "
                            f"(not computing) for most of its {wall:.0f} s (stopped)")
                 elif attempt == 1:
-                    self.starved.append(f"{question}: {cpu:.1f} s on a CPU, {waited:.1f} s waiting for one in {wall:.0f} s")
+                    self.asked_again.append(f"{question}: {cpu:.1f} s on a CPU, {waited:.1f} s waiting for one in {wall:.0f} s")
                     ceiling = budget * STARVED_RETRY
                     continue
                 else:
