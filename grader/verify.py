@@ -17,7 +17,9 @@ from grader.roles import CHECKPOINT_FILES, manifest_name
 from grader.run import run_grader, run_many
 
 LOGIT_STD = 4.0
-TRAIN_STEPS = {"dcgan": 120, "cyclegan": 30}
+TRAIN_STEPS = {"dcgan": 120, "cyclegan": 30}   # training steps of the fixture's generators
+FIXTURE_SHAPES = {"train": 256, "test": 16}
+FIXTURE_DCGAN_BATCH = 32
 
 
 def random_inception_weights(path: Path, images=None, logit_std: float = LOGIT_STD) -> Path:
@@ -51,7 +53,7 @@ def small_offline_data(root: Path) -> Path:
     """shapes32 and a 32-px seasons set, enough for brief training and the Testing section."""
     sys.path.insert(0, str(KIT / "data"))
     import make_offline_data
-    make_offline_data.make_shapes32(root, seed=0, splits={"train": 256, "test": 16})
+    make_offline_data.make_shapes32(root, seed=0, splits=FIXTURE_SHAPES)
     make_offline_data.make_seasons(root, seed=0, splits={"trainA": 24, "trainB": 24, "testA": 20, "testB": 20}, size=32)
     return root
 
@@ -74,9 +76,10 @@ def trained_artifacts(folder: Path, data_root: Path, weights: Path, steps: dict[
     try:
         scores = folder / "inception_score.txt"
         folder.mkdir(parents=True, exist_ok=True)
-        trained = dcgan.DCGAN_Solver("gan", lr=1e-3, batch_size=32, num_workers=0, device="cpu", dataset="shapes32",
-                                     results_dir=folder / "results")
-        trained.train(1, max_steps=steps["dcgan"], save_every=1)
+        trained = dcgan.DCGAN_Solver("gan", lr=1e-3, batch_size=FIXTURE_DCGAN_BATCH, num_workers=0, device="cpu",
+                                     dataset="shapes32", results_dir=folder / "results")
+        epochs = -(-steps["dcgan"] // (FIXTURE_SHAPES["train"] // FIXTURE_DCGAN_BATCH))   # the small set: 8 steps an epoch
+        trained.train(epochs, save_every=epochs)
         dcgan.DCGAN_Solver("gan", num_workers=0, device="cpu", dataset="shapes32",
                            results_dir=folder / "results").test(num_samples=20, weights=str(weights), scores_file=scores)
         claim = scores.read_text().splitlines()[-1]                  # "dcgan-gan: IS = ..."
