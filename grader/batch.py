@@ -349,6 +349,7 @@ def finish_judge(job: Job, exit_code: int | None, options: Options) -> dict:
         results["status"] = "ok"
         results["output"] = "Graded in an isolated sandbox; scores decided by the trusted judge.\n" + "\n".join(notes)
     results["submission_digest"] = job.intake.digest
+    results["judge_seconds"] = round(seconds, 1)
     return results
 
 
@@ -465,8 +466,31 @@ def copied_checkpoints(out: Path, ids: list[str]) -> list[dict]:
     return found
 
 
-def write_similar(out: Path, ids: list[str]) -> list[dict]:
-    pairs = copied_checkpoints(out, ids)
+def submitted_code(intakes: dict[str, Intake]) -> dict[str, dict[str, str]]:
+    """Each submission's Python files (as submitted), for the copied-code check of the class report."""
+    code = {}
+    for sub_id, taken in intakes.items():
+        files = {}
+        for name in SUBMITTED:
+            if name in taken.sources:
+                try:
+                    with _open(taken.sources[name]) as stream:
+                        files[name] = stream.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
+                        if hasattr(stream, "_archive"):
+                            stream._archive.close()
+                except (OSError, zipfile.BadZipFile):
+                    continue          # unreadable now: that submission's grade already says so
+        code[sub_id] = files
+    return code
+
+
+def handout_code() -> dict[str, str]:
+    from grader.markers import strip_solutions
+    return {name: strip_solutions((KIT / name).read_text(), name) for name in SUBMITTED}
+
+
+def write_similar(out: Path, ids: list[str], code_pairs: list[dict] = ()) -> list[dict]:
+    pairs = copied_checkpoints(out, ids) + list(code_pairs)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["submission_a", "submission_b", "file", "kind"])
@@ -657,9 +681,12 @@ def grade_class(root: Path, out: Path, workers: int | None = None, options: Opti
                           "free space under the output folder and run again: they will be graded then")
     path = write_csv(out, list(subs))
     summarize(out, list(subs))
-    pairs = write_similar(out, list(subs))
+    from grader.report import copied_code, write_class_report
+    pairs = write_similar(out, list(subs), copied_code(submitted_code(intakes), handout_code()))
     if pairs:
-        print(f"shared checkpoints: {len(pairs)} pair(s) to review (not a grade), listed in {out / 'similar.csv'}:")
+        print(f"shared checkpoints or code: {len(pairs)} pair(s) to review (not a grade), listed in "
+              f"{out / 'similar.csv'}:")
         for pair in pairs[:20]:
             print(f"  {pair['a']} and {pair['b']}: {pair['file']} ({pair['kind']})")
+    print(f"class report: {write_class_report(out, list(subs), pairs)}")
     return path

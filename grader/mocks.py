@@ -30,6 +30,10 @@ class Critic(nn.Module):
         self.w = nn.Parameter(torch.randn(3 * 32 * 32, generator=g) * scale)
         self.b = nn.Parameter(torch.tensor(0.1))
         self.bn = nn.BatchNorm2d(3) if bn else None      # BatchNorm's weight and bias are D parameters too
+        if bn:      # away from their defaults (1 and 0), so that clipping each of them shows
+            with torch.no_grad():
+                self.bn.weight.copy_(torch.rand(3, generator=g) + 0.5)
+                self.bn.bias.copy_(torch.rand(3, generator=g) - 0.5)
         self.c, self.prob = c, prob
         self.inputs: list[torch.Tensor] = []
 

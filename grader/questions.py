@@ -20,7 +20,7 @@ import torch.nn.utils.parametrize
 from grader.mocks import Affine, Critic, LinearG, PatchD
 
 _IMPORTS: dict[str, object] = {}
-STUDENT_MODULES = ("dcgan", "cyclegan", "dataloader", "inception_score", "fid", "attention")
+STUDENT_MODULES = ("dcgan", "cyclegan", "dataloader", "inception_score", "fid", "attention", "util")
 on_import = None            # the sandbox child sets this to tell the judge which module it is importing
 
 
@@ -47,7 +47,7 @@ def where(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
     if isinstance(exc, SyntaxError) and exc.filename:
         return f" ({Path(exc.filename).name}:{exc.lineno})"
-    mine = [f for f in frames if Path(f.filename).name in {m + ".py" for m in STUDENT_MODULES} | {"util.py"}
+    mine = [f for f in frames if Path(f.filename).name in {m + ".py" for m in STUDENT_MODULES}
             and "grader" not in Path(f.filename).parts]
     return f" ({Path(mine[-1].filename).name}:{mine[-1].lineno} in {mine[-1].name})" if mine else ""
 
@@ -217,9 +217,9 @@ def dcgan_discriminator_outputs(x: np.ndarray, seed: int):
         return student("dcgan").DCGAN_Discriminator("gan").eval()(tensor(x))
 
 
-def dcgan_optimizers(lr: float) -> dict:
+def dcgan_optimizers(lr: float, gan_type: str) -> dict:
     """Type, lr, betas and parameter ownership of the solver's own two optimizers."""
-    solver = student("dcgan").DCGAN_Solver(type="gan", lr=lr, device="cpu")
+    solver = student("dcgan").DCGAN_Solver(type=gan_type, lr=lr, device="cpu")
     return optimizer_facts({"G": solver.G, "D": solver.D}, {"optim_G": solver.optim_G, "optim_D": solver.optim_D})
 
 
@@ -270,15 +270,23 @@ def cyclegan_discriminator_facts(sizes: list[int], seed: int) -> dict:
         return {"params": n_params(d), "shapes": [list(d(torch.randn(1, 3, s, s)).shape) for s in sizes]}
 
 
-def cyclegan_trace(part: str, x: np.ndarray, seed: int) -> dict:
+def cyclegan_trace(part: str, x: np.ndarray, seed: int, mode: str = "train") -> dict:
+    """A traced forward pass of a fresh network; mode 'eval': after three training-mode passes on other
+    images (which move running statistics, if the network keeps any), in eval mode, as --train false runs it."""
     cyclegan = student("cyclegan")
     seeded(seed)
+    net = cyclegan.CycleGAN_Discriminator() if part == "D" else cyclegan.CycleGAN_Generator()
+    x = tensor(x)
+    if mode == "eval":
+        with torch.no_grad():
+            for _ in range(3):
+                net(torch.randn_like(x) * 2 + 0.5)
+        net.eval()
     if part == "D":
-        return trace(cyclegan.CycleGAN_Discriminator(), tensor(x), seed)
-    g = cyclegan.CycleGAN_Generator()
-    facts = {"affine_in": [n for n, m in g.named_modules() if isinstance(m, nn.InstanceNorm2d) and m.affine],
-             "n_blocks": sum(isinstance(m, cyclegan.ResnetBlock) for m in g.modules())}
-    return {**trace(g, tensor(x), seed), **facts}
+        return trace(net, x, seed)
+    facts = {"affine_in": [n for n, m in net.named_modules() if isinstance(m, nn.InstanceNorm2d) and m.affine],
+             "n_blocks": sum(isinstance(m, cyclegan.ResnetBlock) for m in net.modules())}
+    return {**trace(net, x, seed), **facts}
 
 
 # ----------------------------------------------------------------------------- 2.2 CycleGAN training
@@ -365,7 +373,8 @@ def cyclegan_discriminator_loss(params: dict, A: np.ndarray, B: np.ndarray) -> d
     loss = s.discriminator_loss(s.netD_B, tensor(B), s.netG_A2B(tensor(A)))
     value = loss_term(loss)
     loss.backward()
-    return {"loss": value, "G grad": grad_max(s.netG_A2B.a), "D grad": grad_max(s.netD_B.w)}
+    return {"loss": value, "G grad": grad_max(s.netG_A2B.a),
+            "D grads": [p.grad if p.grad is not None else torch.zeros_like(p) for p in (s.netD_B.w, s.netD_B.bias)]}
 
 
 def cyclegan_optimizers(lr: float) -> dict:
@@ -374,10 +383,75 @@ def cyclegan_optimizers(lr: float) -> dict:
     return optimizer_facts(nets, {"optim_G": s.optim_G, "optim_D": s.optim_D})
 
 
+def cyclegan_train_steps(params: dict, A: np.ndarray, B: np.ndarray, seed: int, every: int) -> list:
+    """What each discriminator saw in the D step of len(A) calls of the student's own train_step (its
+    pools, its loop), every `every`-th value of each image. The handout's losses stand in for the
+    student's generator_loss and discriminator_loss (other items judge those), and the stand-in
+    networks never change (the solver's optimizers hold its own networks), so every fake is known."""
+    s = cyclegan_solver(params)
+
+    def generator_loss(real_A, real_B):
+        fake_B, fake_A = s.netG_A2B(real_A), s.netG_B2A(real_B)
+        adv = ((s.netD_B(fake_B) - 1) ** 2).mean() + ((s.netD_A(fake_A) - 1) ** 2).mean()
+        cycle = (s.netG_B2A(fake_B) - real_A).abs().mean() + (s.netG_A2B(fake_A) - real_B).abs().mean()
+        identity = (s.netG_A2B(real_B) - real_B).abs().mean() + (s.netG_B2A(real_A) - real_A).abs().mean()
+        s.netD_A.inputs.clear(), s.netD_B.inputs.clear()          # from here on: the D step
+        return {"adv": adv, "cycle": cycle, "identity": identity, "total": adv + 10 * cycle + 5 * identity,
+                "fake_A": fake_A, "fake_B": fake_B}
+
+    def discriminator_loss(netD, real, fake):
+        pred_real, pred_fake = netD(real), netD(fake.detach())
+        return ((pred_real - 1) ** 2).mean() + (pred_fake ** 2).mean()
+
+    s.generator_loss, s.discriminator_loss = generator_loss, discriminator_loss
+    seeded(seed)
+    steps = []
+    for a, b in zip(tensor(A), tensor(B)):
+        s.train_step(a[None], b[None])
+        steps.append({name: [x.detach().reshape(len(x), -1)[:, ::every].clone() for x in net.inputs]
+                      for name, net in (("D_A", s.netD_A), ("D_B", s.netD_B))})
+    return steps
+
+
+def cyclegan_lr_schedule(lr: float, epochs: int, size: int) -> list:
+    """The two optimizers' learning rates at the first step of every epoch of the student's own
+    train(epochs) (one step an epoch, on a tiny dataset folder, the training step itself stubbed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        make_image_folders(Path(tmp) / "data", {folder: [[f"{i}.png", 40 * i + 20, "RGB"] for i in range(4)]
+                                                for folder in ("trainA", "trainB", "testA", "testB")})
+        s = student("cyclegan").CycleGAN_Solver(lr=lr, num_workers=0, device="cpu", dataset="folder",
+                                                image_size=size, results_dir=Path(tmp) / "results",
+                                                dataroot=Path(tmp) / "data")
+        seen = []
+
+        def train_step(real_A, real_B):
+            seen.append([[float(g["lr"]) for g in opt.param_groups] for opt in (s.optim_G, s.optim_D)])
+            return {"G": 0.0}
+
+        s.train_step = train_step
+        s.train(epochs, max_steps=1, save_every=epochs)
+        return seen
+
+
 # ----------------------------------------------------------------------------- 3.1 / 3.2 metrics
 def inception_score(probs: np.ndarray, splits: int):
     out = student("inception_score").inception_score_from_probs(np.asarray(probs, dtype=np.float64), splits=splits)
     return [float(out[0]), float(out[1])] if len(out) == 2 else f"expected (mean, std), got {type(out).__name__}"
+
+
+def inception_score_probabilities(logits: np.ndarray, batch_size: int) -> np.ndarray:
+    """The student's Inception_Score(...).class_probabilities for a stand-in network whose logits for
+    image i are logits[i] (the given code: batches, then a softmax over the classes)."""
+    images = torch.zeros(len(logits), 3, 8, 8, dtype=torch.uint8)
+    images[:, 0, 0, 0] = torch.arange(len(logits), dtype=torch.uint8)
+    table = tensor(logits)
+
+    def net(x):
+        index = x[:, 0, 0, 0].long()
+        return torch.zeros(len(x), 2048), table[index]
+
+    scorer = student("inception_score").Inception_Score(list(images), batch_size=batch_size, device="cpu")
+    return np.asarray(scorer.class_probabilities(net=net), dtype=np.float64)
 
 
 def feature_statistics(features: np.ndarray) -> list:
@@ -528,7 +602,8 @@ QUESTIONS = {f.__name__: f for f in (
     dcgan_params, dcgan_generator_outputs, dcgan_discriminator_shapes, dcgan_trace, dcgan_step, gp_penalty,
     dcgan_discriminator_outputs, dcgan_optimizers, cyclegan_optimizers, locate,
     gp_backprop, cyclegan_generator_facts, cyclegan_discriminator_facts, cyclegan_trace, dataset_draws,
-    cyclegan_generator_loss, cyclegan_discriminator_loss, inception_score, feature_statistics, frechet_distance,
+    cyclegan_generator_loss, cyclegan_discriminator_loss, cyclegan_train_steps, cyclegan_lr_schedule,
+    inception_score, inception_score_probabilities, feature_statistics, frechet_distance,
     attention_facts, attention_forward, attention_gradients, attention_model_trace, attention_queries)}
 
 
@@ -540,7 +615,8 @@ def module_of(question: str) -> str:
         return "cyclegan"
     if question.startswith("attention"):
         return "attention"
-    return {"dataset_draws": "dataloader", "inception_score": "inception_score", "locate": ""}.get(question, "fid")
+    return {"dataset_draws": "dataloader", "inception_score": "inception_score",
+            "inception_score_probabilities": "inception_score", "locate": ""}.get(question, "fid")
 
 
 def answer(question: str, inputs: dict):

@@ -41,16 +41,16 @@ SECTIONS = COURSE_SECTIONS[COURSE]
 TOTAL = sum(points for _, points in SECTIONS.values())
 
 # which student file each section exercises (a broken file costs only these sections)
-SECTION_FILES: dict[str, tuple[str, ...]] = {
-    "dcgan_model": ("dcgan.py",),
+SECTION_FILES: dict[str, tuple[str, ...]] = {      # util.py: the layer helpers and the image pool
+    "dcgan_model": ("dcgan.py", "util.py"),
     "dcgan_training": ("dcgan.py",),
-    "cyclegan_model": ("cyclegan.py",),
-    "cyclegan_training": ("cyclegan.py", "dataloader.py"),
+    "cyclegan_model": ("cyclegan.py", "util.py"),
+    "cyclegan_training": ("cyclegan.py", "dataloader.py", "util.py"),
     "inception_score": ("inception_score.py",),
     "fid": ("fid.py",),
     "testing": (),
     "attention_module": ("attention.py",),
-    "attention_models": ("attention.py", "cyclegan.py"),   # the attention G and D extend the student's Table 2 nets
+    "attention_models": ("attention.py", "cyclegan.py", "util.py"),   # the attention G and D extend the student's Table 2 nets
     "attention_maps": ("attention.py",),
 }
 

@@ -63,7 +63,7 @@ def test_discriminator_parameters_and_patch_output(probe):
 
 
 @pytest.mark.student("cyclegan:CycleGAN_Generator")
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_generator_layers_match_table2(probe):
     """Generator layers: kernels, strides, zero vs reflection padding, output_padding, bias flags"""
     calls = generator_trace(probe)["convs"]
@@ -129,3 +129,41 @@ def test_discriminator_norms_and_activations(probe):
     """PatchGAN: LeakyReLU(0.2) everywhere, IN on layers 2-4 only, raw scores out"""
     _, links = check_chain(discriminator_trace(probe), D_TABLE)
     assert not links, "\n".join(links)
+
+
+def generator_links(traced) -> list[str]:
+    """Every conv's input from the previous conv's output by Table 2 (IN per image, ReLU, reflection
+    pads, the residual sums), and the Tanh output."""
+    calls, bns = traced["convs"], traced["bns"]
+    problems = [p for i in range(3) for p in check_link(calls[i], DOWN[i], calls[i + 1], (DOWN + [RES_A])[i + 1], bns)]
+    x = F.relu(F.instance_norm(t(calls[2]["output"])))
+    for j in range(6):
+        a, b, nxt = calls[3 + 2 * j], calls[4 + 2 * j], calls[5 + 2 * j]
+        problems += check_link(a, RES_A, b, RES_B, bns)
+        x = x + F.instance_norm(t(b["output"]))
+        expected = x if j == 5 or nxt["padding_mode"] == "reflect" else reflect(x, 1)
+        if not close(nxt["input"], expected):
+            problems.append(f"residual block {j + 1}: its output should be x + block(x), each IN normalising "
+                            f"every image by its own statistics")
+    problems += check_link(calls[-3], UP[0], calls[-2], UP[1], bns) + check_link(calls[-2], UP[1], calls[-1], UP[2], bns)
+    return problems + check_output(calls[-1], UP[2], traced["out"], bns)
+
+
+@pytest.mark.student("cyclegan:CycleGAN_Generator", "cyclegan:CycleGAN_Discriminator")
+@pytest.mark.points(1)
+def test_eval_mode_normalises_each_image_by_its_own_statistics(probe):
+    """In eval mode (--train false), after training passes, G and D still normalise each image of a batch by
+    its own statistics: InstanceNorm without running statistics, no BatchNorm"""
+    problems = []
+    for part, size in (("G", 16), ("D", 32)):
+        x = torch.randn(2, 3, size, size, generator=fresh(36))
+        x[1] = x[1] * 3 + 1                         # two images with different statistics
+        traced = genuine(probe("cyclegan_trace", part=part, x=x, seed=fresh_int(37), mode="eval"), [x], fresh_int(37))
+        if part == "G":
+            assert len(traced["convs"]) == len(G_TABLE), \
+                f"expected {len(G_TABLE)} conv layers to run in eval mode, got {len(traced['convs'])}"
+            found = generator_links(traced)
+        else:
+            found = [p for group in check_chain(traced, D_TABLE) for p in group]
+        problems += [f"{'generator' if part == 'G' else 'discriminator'} in eval mode, a batch of 2: {p}" for p in found]
+    assert not problems, "\n".join(problems[:3]) + ("" if len(problems) <= 3 else f"\n(and {len(problems) - 3} more)")

@@ -70,7 +70,7 @@ def test_splits_are_sliced_i_n_over_splits(probe):
 
 
 @pytest.mark.student("inception_score:inception_score_from_probs")
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 @pytest.mark.parametrize("seed,n,k,splits", [(0, 40, 6, 1), (1, 50, 10, 5), (2, 33, 4, 4), (3, 20, 3, 2)])
 def test_random_predictions_match_the_definition(probe, seed, n, k, splits):
     """Random soft predictions: exp of the mean KL(p(y|x) || p(y)), per split"""
@@ -91,3 +91,18 @@ def test_zero_probabilities_do_not_give_nan(probe):
     expected, _ = reference_is(probs.tolist(), 1)
     assert math.isfinite(mean) and math.isfinite(std), f"got NaN/inf: ({mean}, {std}); 0 * log 0 must count as 0"
     assert mean == pytest.approx(expected, rel=1e-9), f"expected {expected:.6f}, got {mean:.6f}"
+
+
+@pytest.mark.student("inception_score:Inception_Score.class_probabilities")
+@pytest.mark.points(1)
+def test_class_probabilities_are_a_softmax_over_the_classes(probe):
+    """Inception_Score.class_probabilities: the network's logits, batch by batch, through a softmax over the classes"""
+    rng = fresh_np(60)
+    logits = (rng.standard_normal((23, 10)) * 3).astype(np.float32)
+    got = probe("inception_score_probabilities", logits=logits, batch_size=int(rng.integers(4, 9)))
+    expected = np.exp(logits.astype(np.float64) - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    assert np.shape(got) == expected.shape, f"expected probabilities of shape {list(expected.shape)}, got {np.shape(got)}"
+    error = float(np.abs(np.asarray(got, dtype=np.float64) - expected).max())
+    assert error <= 1e-6, (f"the probabilities differ from a softmax over the 10 classes of each image's logits by "
+                           f"{error:.3g} (a softmax over dim 1, not over the batch)")

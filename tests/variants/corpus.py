@@ -5,6 +5,7 @@ from __future__ import annotations
 from variants import Edit, Variant, chaff
 
 D, C, L, IS, F, A = "dcgan.py", "cyclegan.py", "dataloader.py", "inception_score.py", "fid.py", "attention.py"
+U = "util.py"
 
 CHAFFS = [
     # ---------------------------------------------------------------- 1.1 DCGAN model
@@ -245,6 +246,46 @@ CHAFFS = [
             artifact_edit=("inception_score.txt", r"^dcgan-wgan: IS = .*$", "wgan 5.129")),
     Variant("claim-inflated", "chaff", "testing",
             artifact_edit=("inception_score.txt", r"^dcgan-lsgan: IS = [0-9.]+", "dcgan-lsgan: IS = 7.5000")),
+    # ---------------------------------------------------------------- given code graded (round 3): each class its own section
+    chaff("d-step-bypasses-the-pool", "cyclegan_training", C,
+          "loss_D_B = self.discriminator_loss(self.netD_B, real_B, self.pool_B.query(fake_B))",
+          "loss_D_B = self.discriminator_loss(self.netD_B, real_B, fake_B)"),
+    chaff("pool-keeps-what-it-returns", "cyclegan_training", U,
+          "                self.images[idx] = image.clone()\n", ""),
+    chaff("pool-holds-half-as-many", "cyclegan_training", C,
+          "seed: int = 0, pool_size: int = 50,", "seed: int = 0, pool_size: int = 25,"),
+    chaff("pool-swaps-nine-times-in-ten", "cyclegan_training", U, "elif random.random() > 0.5:",
+          "elif random.random() > 0.1:"),
+    chaff("discriminators-see-each-others-fakes", "cyclegan_training", C,
+          "fake_A, fake_B = losses.get(\"fake_A\"), losses.get(\"fake_B\")",
+          "fake_B, fake_A = losses.get(\"fake_A\"), losses.get(\"fake_B\")"),
+    chaff("d-fake-term-detached-after-d", "cyclegan_training", C,
+          "pred_real, pred_fake = netD(real), netD(fake.detach())", "pred_real, pred_fake = netD(real), netD(fake).detach()"),
+    chaff("lr-decays-from-the-first-epoch", "cyclegan_training", C,
+          "    half = total_epochs // 2\n", "    half = 0\n"),
+    chaff("only-the-generators-lr-decays", "cyclegan_training", C,
+          "sched_G.step(); sched_D.step()", "sched_G.step()"),
+    chaff("dataset-length-of-the-smaller-domain", "cyclegan_training", L,
+          "        return len(self.files_A)\n", "        return min(len(self.files_A), len(self.files_B))\n"),
+    chaff("upper-case-extensions-dropped", "cyclegan_training", L,
+          "self.files_A = sorted(p for p in dir_A.iterdir() if p.suffix.lower() in IMG_EXTENSIONS)",
+          "self.files_A = sorted(p for p in dir_A.iterdir() if p.suffix in IMG_EXTENSIONS)"),
+    chaff("wgan-critic-trained-with-rmsprop", "dcgan_training", D,
+          "self.optim_D = torch.optim.Adam(self.D.parameters(), lr=lr, betas=(0.5, 0.999))",
+          "self.optim_D = (torch.optim.RMSprop(self.D.parameters(), lr=lr) if type == \"wgan\" else\n"
+          "                        torch.optim.Adam(self.D.parameters(), lr=lr, betas=(0.5, 0.999)))"),
+    chaff("clipping-skips-biases", "dcgan_training", D,
+          "            for p in self.D.parameters():\n                p.clamp_(-CLIP_VALUE, CLIP_VALUE)",
+          "            for name, p in self.D.named_parameters():\n                if not name.endswith(\"bias\"):\n"
+          "                    p.clamp_(-CLIP_VALUE, CLIP_VALUE)"),
+    chaff("instance-norm-keeps-running-statistics", "cyclegan_model", U,
+          "return [nn.InstanceNorm2d(channels, affine=False)]",
+          "return [nn.InstanceNorm2d(channels, affine=False, track_running_stats=True)]"),
+    chaff("batch-norm-in-the-residual-blocks", "cyclegan_model", C,
+          "            nn.ReflectionPad2d(1), conv(dim, dim, 3, stride=1, pad=0, bias=True, norm=\"in\", activation=None))",
+          "            nn.ReflectionPad2d(1), conv(dim, dim, 3, stride=1, pad=0, bias=True, norm=\"bn\", activation=None))"),
+    chaff("is-softmax-over-the-batch", "inception_score", IS,
+          "return torch.softmax(logits.double(), dim=1).numpy()", "return torch.softmax(logits.double(), dim=0).numpy()"),
 ]
 
 WHEATS = [
@@ -509,6 +550,77 @@ WHEATS = [
             grid = attention_map.unflatten(1, (height, width))                 # [B, H, W, N]
             maps = [grid[:, r, c].unflatten(-1, (height, width)) for r, c in queries]
             return torch.stack(maps, dim=1)
+            """, block=True),
+    ]),
+    Variant("pool-as-a-deque-and-a-hand-written-schedule", "wheat", "", [
+        Edit(U, "    def __init__(self, pool_size: int = 50):\n        self.pool_size = pool_size\n"
+                "        self.images: list[torch.Tensor] = []\n",
+             "    def __init__(self, pool_size: int = 50):\n        self.pool_size = pool_size\n"
+             "        self.images = collections.deque()\n"),
+        Edit(U, """        out = []
+        for image in images.detach():
+            image = image.unsqueeze(0)
+            if len(self.images) < self.pool_size:
+                self.images.append(image.clone())        # a copy: the fast path's CUDA graphs reuse fakes' memory
+                out.append(image)
+            elif random.random() > 0.5:
+                idx = random.randrange(self.pool_size)
+                out.append(self.images[idx].clone())
+                self.images[idx] = image.clone()
+            else:
+                out.append(image)
+        return torch.cat(out, 0)""", """        picked = []
+        for image in images.detach().split(1):
+            if len(self.images) < self.pool_size:
+                self.images.append(image.clone())
+                picked.append(image)
+            elif torch.rand(()) < 0.5:                   # swap: the oldest stored fake goes, the new one is stored
+                picked.append(self.images.popleft())
+                self.images.append(image.clone())
+            else:
+                picked.append(image)
+        return torch.cat(picked)"""),
+        Edit(U, "import random\n", "import collections\nimport random\n"),
+        Edit(C, "        sched_G = torch.optim.lr_scheduler.LambdaLR(self.optim_G, lambda e: lr_factor(e, epochs))\n"
+                "        sched_D = torch.optim.lr_scheduler.LambdaLR(self.optim_D, lambda e: lr_factor(e, epochs))\n",
+             "        rule = lambda e: 1.0 - max(0, e + 1 - epochs // 2) / (epochs - epochs // 2 + 1)   # junyanz's\n"
+             "        sched_G = torch.optim.lr_scheduler.LambdaLR(self.optim_G, rule)\n"
+             "        sched_D = torch.optim.lr_scheduler.LambdaLR(self.optim_D, rule)\n"),
+    ]),
+    Variant("schedule-by-hand-and-numpy-softmax", "wheat", "", [
+        Edit(C, "            for real_A, real_B in bar:\n",
+             "            for opt in (self.optim_G, self.optim_D):        # constant, then linear to 0 at the end\n"
+             "                for group in opt.param_groups:\n"
+             "                    group[\"lr\"] = self.lr * min(1.0, (epochs - 1 - epoch) / max(1, epochs - 1 - epochs // 2))\n"
+             "            for real_A, real_B in bar:\n"),
+        Edit(C, "            sched_G.step(); sched_D.step()\n", ""),
+        Edit(IS, "    return torch.softmax(logits.double(), dim=1).numpy()\n",
+             "    z = logits.double().numpy()\n    e = np.exp(z - z.max(axis=1, keepdims=True))\n"
+             "    return e / e.sum(axis=1, keepdims=True)\n"),
+    ]),
+    Variant("dcgan-losses-reduced-in-float64", "wheat", "", [
+        Edit(D, "fake = self.G(z).detach()", """
+            fake = self.G(z).detach()
+            d_real, d_fake = self.D(real_img).view(-1).double(), self.D(fake).view(-1).double()
+            if self.type == "gan":
+                loss = -(torch.log(d_real).mean() + torch.log1p(-d_fake).mean())
+            elif self.type == "lsgan":
+                loss = 0.5 * (((d_real - 1) ** 2).mean() + (d_fake ** 2).mean())
+            else:
+                loss = d_fake.mean() - d_real.mean()
+            if self.type == "wgan-gp":
+                alpha = torch.rand(real_img.size(0), 1, 1, 1, device=real_img.device)
+                x_hat = (alpha * real_img + (1 - alpha) * fake).requires_grad_(True)
+                loss = loss + GP_WEIGHT * self.gp(self.D(x_hat), x_hat).double()
+            return loss.float()
+            """, block=True),
+        Edit(D, "d_fake = self.D(self.G(z)).view(-1)", """
+            d_fake = self.D(self.G(z)).view(-1).double()
+            if self.type == "gan":
+                return -torch.log(d_fake).mean().float()
+            if self.type == "lsgan":
+                return ((d_fake - 1) ** 2).mean().float()
+            return (-d_fake.mean()).float()
             """, block=True),
     ]),
 ]
