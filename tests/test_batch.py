@@ -152,6 +152,9 @@ def test_csv_and_resume(graded_class, capsys):
     # copies of one trained generator are listed for the instructor (never a grade)
     similar = (out / "similar.csv").read_text().splitlines()
     assert "reference,zz-reference-after-daemon,results/cyclegan/checkpoints/G_A2B_final.pth,identical file" in similar
+    assert any(line.startswith("reference,zz-reference-after-daemon,own code") for line in similar)   # copied code too
+    page = (out / "class_report.html").read_text()                 # the class report, after every batch
+    assert (out / "class_report" / "sections.png").is_file() and "Items most often lost" in page
 
 
 def test_a_rerun_grades_a_new_submission_under_an_earlier_name(graded_class, tmp_path):
