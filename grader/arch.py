@@ -169,15 +169,30 @@ def check_count(reported, traced: dict, expected: int, what: str) -> None:
                                      f"in its forward pass hold {from_layers:,} (expected {expected:,})")
 
 
+def padded_outside(call: dict, spec: Layer) -> int:
+    """The zero padding a module in front of a conv adds (nn.ZeroPad2d, F.pad: the conv then pads less):
+    the rings of exact zeros around the conv's input, counted up to what the table's padding still needs."""
+    need = spec.p - call["padding"][0]
+    if spec.transposed or call.get("padding_mode", "zeros") != "zeros" or need <= 0 or call["padding"][0] != call["padding"][1]:
+        return 0
+    x = t(call["input"])
+    if min(x.shape[-2:]) <= 2 * need:
+        return 0
+    border = torch.ones(x.shape[-2:], dtype=torch.bool)
+    border[need:-need, need:-need] = False
+    return need if not bool(x[..., border].any()) else 0
+
+
 def check_layer(call: dict, spec: Layer) -> list[str]:
     """Type, channels, kernel, stride, padding, output padding and bias of one conv call."""
     expected_type = "ConvTranspose2d" if spec.transposed else "Conv2d"
     if call.get("kind") != expected_type:
         return [f"{spec.describe()}: expected nn.{expected_type}, got {call.get('kind')}"]
     internal_reflect = call["padding_mode"] == "reflect"
+    outside = padded_outside(call, spec)
     got = {"in channels": call["c_in"], "out channels": call["c_out"], "kernel": call["kernel"],
            "stride": call["stride"], "bias": call["bias"],
-           "zero padding": [0, 0] if internal_reflect else call["padding"]}
+           "zero padding": [0, 0] if internal_reflect else [p + outside for p in call["padding"]]}
     want = {"in channels": spec.c_in, "out channels": spec.c_out, "kernel": [spec.k, spec.k],
             "stride": [spec.s, spec.s], "bias": spec.bias, "zero padding": [spec.p, spec.p]}
     if internal_reflect:
@@ -223,6 +238,8 @@ def check_link(prev: dict, prev_spec: Layer, nxt: dict, next_spec: Layer, bns: l
         return [y]
     internal = nxt.get("padding_mode") == "reflect"
     expected = y if internal else reflect(y, next_spec.reflect)
+    if outside := padded_outside(nxt, next_spec):
+        expected = F.pad(expected, (outside,) * 4)
     if close(nxt["input"], expected):
         return []
     hint = [prev_spec.norm.upper()] if prev_spec.norm else []

@@ -84,6 +84,3 @@ def strip_solutions(source: str, filename: str = "<source>") -> str:
         raise MarkerError(f"{filename}:{begin + 1}: BEGIN SOLUTION is never closed")
     return "".join(out)
 
-
-def count_blocks(source: str) -> int:
-    return sum(1 for line in source.splitlines() if MARKER_RE.match(line) and "BEGIN" in line)

@@ -229,11 +229,11 @@ class Cgroups:
 class Sandbox:
     """The student's process for one submission; `ask` answers one question at a time."""
 
-    def __init__(self, submission: Path, config: Config | None = None, grader_code: Path | None = None):
+    def __init__(self, submission: Path, config: Config | None = None):
         self.submission = Path(submission).resolve()
         self.config = config or Config()
         self.limits = self.config.limits
-        self.grader_code = grader_code or self._grader_code()
+        self.grader_code = self._grader_code()
         self.charged = 0.0                           # seconds of the deadline the student's code has used
         self.asked_again: list[str] = []                 # questions asked again because the machine withheld the CPU
         self.proc: subprocess.Popen | None = None

@@ -9,6 +9,7 @@ import torch
 
 from grader.questions import GENERATOR_PARAMS, cyclegan_nets as nets
 from grader.probe import fresh, fresh_int, fresh_np, number
+from grader.rubric import COURSE
 
 
 # ----------------------------------------------------------------------------- dataset (4 points)
@@ -205,6 +206,12 @@ def discriminator_probe(probe):
     return probe("cyclegan_discriminator_loss", params=params, A=A, B=B), nets(params), A, B
 
 
+def halves() -> tuple[float, ...]:
+    """The factors of the D loss a course allows: AI604's handout says "not halved"; EE898's PA2 asks for
+    the LSGAN loss and leaves the factor open (the CycleGAN paper and its code halve it)."""
+    return (1.0, 0.5) if COURSE == "ee898" else (1.0,)
+
+
 @pytest.mark.student("cyclegan:CycleGAN_Solver.discriminator_loss")
 @pytest.mark.points(2)
 def test_discriminator_loss_is_mse_not_halved(probe):
@@ -213,7 +220,10 @@ def test_discriminator_loss_is_mse_not_halved(probe):
     with torch.no_grad():
         expected = ((n["netD_B"](B) - 1) ** 2).mean() + (n["netD_B"](n["netG_A2B"](A)) ** 2).mean()
     assert isinstance(got, dict), got
-    check_term(got, "loss", expected, "D loss = MSE(D(real),1) + MSE(D(fake),0)")
+    value = number(got.get("loss"), "'loss'")
+    factor = min(halves(), key=lambda f: abs(value - f * float(expected)))
+    check_term(got, "loss", factor * expected,
+               "D loss = MSE(D(real),1) + MSE(D(fake),0)" + (" (or half of it)" if len(halves()) > 1 else ""))
 
 
 @pytest.mark.student("cyclegan:CycleGAN_Solver.discriminator_loss")
@@ -226,7 +236,7 @@ def test_discriminator_loss_detaches_the_fake(probe):
     loss = ((D(B) - 1) ** 2).mean() + (D(n["netG_A2B"](A).detach()) ** 2).mean()
     expected = torch.autograd.grad(loss, [D.w, D.bias])
     student = got.get("D grads", [])
-    assert len(student) == 2 and all(close_grad(g, e) for g, e in zip(student, expected)), \
+    assert len(student) == 2 and any(all(close_grad(g, f * e) for g, e in zip(student, expected)) for f in halves()), \
         ("D's gradient from the D loss is not the gradient of MSE(D(real), 1) + MSE(D(fake), 0): detach the fake "
          "*before* D (D must still learn from both terms), not D's output")
 

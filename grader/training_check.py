@@ -1,44 +1,25 @@
 """Did you train? The Testing section recomputes each claimed Inception Score from the submitted
 generator and checks that the generator beats an untrained one of the same architecture.
 
-What is checked, per model (four DCGAN types and CycleGAN), one point each:
-  * the claim matches: the judge draws fresh samples from the submitted generator (a grading seed
-    the student never sees), scores one split of the claim's own split size m = N / splits with
-    the kit's Inception network, and compares that with the claimed mean;
-  * it beats untrained, compared with a freshly initialised generator of the same architecture
-    on the same inputs (same z, same test images):
-      - DCGAN by two facts, both needed: the IS gap, IS(trained) >= 1.02 x IS(untrained) on the claim's
-        split size (an untrained DCGAN with eval-mode BatchNorm at its initial statistics draws an
-        almost constant grey image, IS ~1 under any classifier); and the colour check: the Frechet
-        distance between the per-image mean and std of each colour channel of its samples and of real
-        training images is <= COLOUR_RATIO x the smallest such distance of the untrained baselines,
-        each of UNTRAINED_INITS inits both as initialised and with its BatchNorm statistics calibrated by
-        one train-mode pass on the judge's z (the freedom a submission has without training: such a
-        generator's IS is well above a grey image's, but its per-image colours barely vary with z and
-        sit far from the data's). Both are about the data, which no untrained network can reach; any
-        training matches colours and contrast first. INSTRUCTORS.md has the measured margins.
-      - CycleGAN, trained as a pair, by FID against the target domains summed over both
-        directions: sum(trained) <= 0.8 x sum(untrained), FID_SAMPLES translations each against
-        the same real images. An untrained CycleGAN keeps the input's layout and can score a high
-        IS, but its colours are far from the target domain (measured on the fixture, A2B: 3100-3800
-        trained vs 62600-66900 untrained over 5 grading seeds). Per direction it is not robust:
-        B2A's untrained FID ranged 36-1354 with the init, against 95-126 trained.
-
-The statistics of the claim check. The Inception Score of a split of m images depends on m (the
-marginal p(y) of fewer images has less entropy), so the judge scores a split of exactly the
-claim's size: its score X is then distributed like each of the S = splits scores the student
-averaged. With sigma the std of one split's score, X - claimed mean has variance
-sigma^2 (1/S + 1/j) for j judged splits. sigma is estimated as the claimed std made unbiased
-(x sqrt(S/(S-1))), kept within [1, 2] x the judge's own bootstrap estimate from its samples (a
-forged small std cannot make the test stricter than the data says; a forged large one buys at
-most 2x). The tolerance is Q = 5 such standard deviations plus 0.5% of the claim + 0.005 for
-fp16 checkpoints and another device's arithmetic. An honest claim is rejected with probability
-~1e-4 at worst (the bootstrap underestimates sigma by up to ~2x on peaky class distributions);
-a claim off by more than ~5 sigma is caught. Written down in the closing note with measurements.
-
-Everything here is public (the handout ships it): knowing it is worth nothing, because the judge
-draws the samples. Only the generator classes the judge loads the weights into are judge-only
-(grader/judge/networks.py).
+Per model (four DCGAN types and CycleGAN), one point each:
+  * the claim matches: the judge draws fresh samples from the submitted generator (a grading seed the
+    student never sees) and scores j splits of exactly the claim's split size m = N / splits (the IS of
+    a split depends on m). With sigma the std of one split's score (the claimed std made unbiased, kept
+    within [1, 2] x the judge's bootstrap estimate), |recomputed - claimed| must be <= Q = 5 x
+    sigma sqrt(1/S + 1/j) + 0.5% of the claim + 0.005 (fp16 checkpoints, another device's arithmetic).
+  * it beats untrained, on the same inputs (same z, same test images) as freshly initialised
+    generators of the table:
+      - DCGAN, both needed: log IS(trained) >= log IS(untrained) + IS_GAP on the claim's split size; and
+        the colour check: the Frechet distance between the per-image mean and std of each colour channel
+        of COLOUR_SAMPLES samples and of real training images is <= COLOUR_RATIO x the smallest distance
+        of UNTRAINED_INITS untrained inits, each as initialised and with BatchNorm statistics calibrated by
+        one train-mode pass on the judge's z (the freedom a submission has without training).
+      - CycleGAN, trained as a pair: the FIDs of its translations against the target domains, summed
+        over both directions, <= BEAT_RATIO x an untrained pair's (FID_SAMPLES translations each).
+Why these rules and their measured margins: INSTRUCTORS.md ("Did you train?") and
+benchmarks/fixture_margin.py. Everything here is public (the handout ships it): knowing it is worth
+nothing, because the judge draws the samples; the generator classes the judge loads the weights
+into are its own (grader/judge/trusted.py).
 """
 from __future__ import annotations
 

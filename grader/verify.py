@@ -279,6 +279,8 @@ def graded_in_this_course(variant) -> bool:
     files = set(variant.changed) - {"<artifacts>"}
     if not files <= set(STUDENT_FILES) or (variant.artifact_edit and "testing" not in SECTIONS):
         return False
+    if getattr(variant, "courses", ()) and COURSE not in variant.courses:
+        return False
     return variant.kind == "wheat" or variant.item in SECTIONS
 
 

@@ -62,6 +62,7 @@ class Variant:
     # sections besides `item` a chaff may also cost, when its one edit really breaks two behaviours
     # (each use says why); every other section must keep full marks: one mistake, one deduction
     also: tuple[str, ...] = ()
+    courses: tuple[str, ...] = ()          # only these courses grade it (a choice one course's handout allows)
 
     @property
     def changed(self) -> list[str]:

@@ -6,6 +6,9 @@ from variants import Edit, Variant, chaff
 
 D, C, L, IS, F, A = "dcgan.py", "cyclegan.py", "dataloader.py", "inception_score.py", "fid.py", "attention.py"
 U = "util.py"
+HALVED_D_LOSS = Edit(C, "return F.mse_loss(pred_real, torch.ones_like(pred_real)) + F.mse_loss(pred_fake, torch.zeros_like(pred_fake))",
+                     "return 0.5 * (F.mse_loss(pred_real, torch.ones_like(pred_real))"
+                     " + F.mse_loss(pred_fake, torch.zeros_like(pred_fake)))")
 
 CHAFFS = [
     # ---------------------------------------------------------------- 1.1 DCGAN model
@@ -133,10 +136,7 @@ CHAFFS = [
           "pred_B, pred_A = self.netD_A(fake_B), self.netD_B(fake_A)"),
     chaff("adv-target-zero", "cyclegan_training", C,
           "adv = F.mse_loss(pred_B, torch.ones_like(pred_B))", "adv = F.mse_loss(pred_B, torch.zeros_like(pred_B))"),
-    chaff("d-loss-halved", "cyclegan_training", C,
-          "return F.mse_loss(pred_real, torch.ones_like(pred_real)) + F.mse_loss(pred_fake, torch.zeros_like(pred_fake))",
-          "return 0.5 * (F.mse_loss(pred_real, torch.ones_like(pred_real))"
-          " + F.mse_loss(pred_fake, torch.zeros_like(pred_fake)))"),
+    Variant("d-loss-halved", "chaff", "cyclegan_training", [HALVED_D_LOSS], courses=("ai604",)),   # AI604: "not halved"
     chaff("d-loss-no-detach", "cyclegan_training", C,
           "pred_real, pred_fake = netD(real), netD(fake.detach())", "pred_real, pred_fake = netD(real), netD(fake)"),
     # ---------------------------------------------------------------- given code and per-type mistakes
@@ -623,4 +623,18 @@ WHEATS = [
             return (-d_fake.mean()).float()
             """, block=True),
     ]),
+    Variant("patchgan-with-zero-pad-modules", "wheat", "", [
+        Edit(C, "self.model = nn.Sequential(", nth=1, block=True, new="""
+            layers = []
+            for i, (c_in, c_out, stride) in enumerate([(input_nc, ndf, 2), (ndf, ndf * 2, 2), (ndf * 2, ndf * 4, 2),
+                                                       (ndf * 4, ndf * 8, 1), (ndf * 8, 1, 1)]):
+                layers += [nn.ZeroPad2d(1), nn.Conv2d(c_in, c_out, 4, stride, padding=0, bias=0 < i < 4)]
+                if 0 < i < 4:
+                    layers.append(nn.InstanceNorm2d(c_out))
+                if i < 4:
+                    layers.append(nn.LeakyReLU(0.2, inplace=True))
+            self.model = nn.Sequential(*layers)
+            """),
+    ], courses=("ai604",)),     # EE898's attention D goes before the 4th conv: there, after the pad (issue 34)
+    Variant("d-loss-halved-as-in-the-cyclegan-paper", "wheat", "", [HALVED_D_LOSS], courses=("ee898",)),   # PA2 allows it
 ]
