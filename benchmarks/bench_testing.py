@@ -9,7 +9,7 @@
    network has seeded random weights (same cost as the real ones).
 2. False rejects: the kit's fixture (the reference trained briefly, honest claims written by
    `--train false`) re-checked under `--seeds` fresh grading seeds; every item must pass.
-Run on a quiet machine; torch uses 2 threads (--threads).
+Run on a quiet machine; torch uses 2 threads (--threads); --device cuda: the judge on a GPU.
 """
 from __future__ import annotations
 
@@ -100,7 +100,10 @@ def main() -> None:
     parser.add_argument("--skip-cost", action="store_true")
     parser.add_argument("--cost-only", action="store_true")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the cost figure is for 2)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where the judge's passes run (the batch grader's --device)")
     args = parser.parse_args()
+    os.environ["GRADER_DEVICE"] = args.device         # judge_tools reads it, as in a batch judge
     torch.set_num_threads(args.threads)
     fixture = testing_fixture()
     os.environ["GAN_KIT_INCEPTION_WEIGHTS"] = str(fixture.weights)

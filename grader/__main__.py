@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sandbox", choices=("bwrap", "basic"), default="bwrap",
                    help="bwrap (bubblewrap, default) or basic (weaker isolation, said in every result)")
     p.add_argument("--force", action="store_true", help="re-grade submissions that already have results")
+    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
+                   help="where the judge's own Testing work runs (student code: always the CPU, sandboxed)")
     p = sub.add_parser("grade-one", help="grade one submission folder into a results.json (Gradescope)")
     p.add_argument("submission", type=Path)
     p.add_argument("--results", type=Path, required=True)
@@ -52,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         limits = Limits(deadline=args.timeout, question=args.test_timeout, memory_mb=args.memory_mb)
         try:
-            path = grade_class(args.submissions, args.out, args.workers, Options(limits, args.sandbox), args.force)
+            path = grade_class(args.submissions, args.out, args.workers, Options(limits, args.sandbox, device=args.device),
+                               args.force)
         except GraderError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -41,6 +41,7 @@ from grader.run import GRADER_ENV, cores, preload, pytest_args, share_cores
 from grader.sandbox import Limits, bwrap_available, remove_cgroups
 
 JUDGE_MEMORY_MB = 6144
+PARENT_ENV = dict(os.environ)
 TESTING_BUDGET = 600          # seconds the Testing section may take on top of the student process deadline
 
 
@@ -58,6 +59,25 @@ class Options:
     python: str | None = None        # a different interpreter for the student process (tests)
     testing_seed: int | None = None  # the Testing section's samples: one seed per batch, drawn when it starts
     machine: dict = field(default_factory=dict)   # the canary's time and the load when the batch started
+    device: str = "auto"             # where the judge's own Testing work runs: 'cuda', 'cpu' or 'auto'
+
+
+def judge_device(requested: str) -> str:
+    """'cuda' or 'cpu' for the judge's own computation (sampling, translating, Inception, FID). Student
+    code always runs in the sandbox on the CPU. Asked without initialising CUDA in this process: the
+    judges are forked from it."""
+    if requested not in ("auto", "cuda", "cpu"):
+        raise GraderError(f"--device must be cuda, cpu or auto, got {requested!r}")
+    if requested == "cpu":
+        return "cpu"
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")      # a fork-safe check
+    import torch
+    if torch.cuda.is_available():
+        return "cuda"
+    if requested == "cuda":
+        raise GraderError("--device cuda: no CUDA GPU is visible to this process (check nvidia-smi and "
+                          "CUDA_VISIBLE_DEVICES, and that torch is a CUDA build), or grade with --device cpu")
+    return "cpu"
 
 
 # ----------------------------------------------------------------------------- submissions
@@ -273,6 +293,11 @@ def _judge_child(staged: Path, judge_dir: Path, results: Path, log: Path, worker
                            "GRADER_SEED": str(seed), "GRADER_SANDBOX": json.dumps(config), **GRADER_ENV,
                            "GRADER_TESTING_SEED": str(options.testing_seed if options.testing_seed is not None else seed),
                            "GRADER_CACHE": str(judge_dir / "testing-cache")})
+        if options.device == "cuda":      # the judge's own work on the GPU; the sandboxed student process never sees it
+            os.environ.pop("CUDA_VISIBLE_DEVICES")
+            if "CUDA_VISIBLE_DEVICES" in PARENT_ENV:
+                os.environ["CUDA_VISIBLE_DEVICES"] = PARENT_ENV["CUDA_VISIBLE_DEVICES"]
+        os.environ["GRADER_DEVICE"] = options.device if options.device in ("cuda", "cpu") else "cpu"
         os.environ.setdefault("GAN_KIT_DATA", str(KIT / "data"))     # real images for the Testing section
         os.environ.update(env or {})
         for name in list(sys.modules):
@@ -336,8 +361,8 @@ def finish_judge(job: Job, exit_code: int | None, options: Options) -> dict:
     notes = list(job.intake.notes)
     if missing:
         notes.append(f"files not submitted: {', '.join(missing)}")
-    notes.append(f"graded in {seconds:.0f} s with grading seed {job.seed} (Testing samples: seed {options.testing_seed}); protections: "
-                 f"{results.get('protections', 'n/a')}")
+    notes.append(f"graded in {seconds:.0f} s with grading seed {job.seed} (Testing samples: seed {options.testing_seed}, "
+                 f"judge device {options.device}); protections: {results.get('protections', 'n/a')}")
     results["machine"] = {**options.machine, **(results.get("machine") or {})}
     if errors:
         results["status"] = "error"
@@ -350,6 +375,7 @@ def finish_judge(job: Job, exit_code: int | None, options: Options) -> dict:
         results["output"] = "Graded in an isolated sandbox; scores decided by the trusted judge.\n" + "\n".join(notes)
     results["submission_digest"] = job.intake.digest
     results["judge_seconds"] = round(seconds, 1)
+    results["judge_device"] = options.device
     return results
 
 
@@ -642,6 +668,7 @@ def already_graded(out: Path, sub_id: str, taken: Intake, force: bool = False) -
 def grade_class(root: Path, out: Path, workers: int | None = None, options: Options | None = None, force: bool = False,
                 run_canary: bool = True) -> Path:
     options = options or Options()
+    options = replace(options, device=judge_device(options.device))
     workers = workers or default_workers(options.limits.memory_mb)
     check_sandbox(options)
     subs = find_submissions(root)
@@ -649,7 +676,7 @@ def grade_class(root: Path, out: Path, workers: int | None = None, options: Opti
     intakes = {sub_id: intake(path) for sub_id, path in subs.items()}    # names and digests only, no bytes kept
 
     todo = [s for s in subs if not already_graded(out, s, intakes[s], force)]
-    print(f"{len(subs)} submissions; sandbox: {options.sandbox}; workers: {workers}")
+    print(f"{len(subs)} submissions; sandbox: {options.sandbox}; workers: {workers}; judge device: {options.device}")
     if len(todo) < len(subs):
         print(f"resuming: {len(subs) - len(todo)} already graded (same files as then)")
     with tempfile.TemporaryDirectory(prefix="judge-") as jd:

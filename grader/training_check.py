@@ -246,6 +246,7 @@ class Tools:
     cache: Path | None = None
     context: str = ""                 # what else the results depend on (data root, weights): cache keys
     memo: dict = field(default_factory=dict, repr=False)   # features kept for this run
+    device: str = "cpu"               # where the judge's own passes run (the batch's --device)
     _net: object = field(default=None, repr=False)
 
     def net(self):
@@ -259,9 +260,9 @@ def features(tools: Tools, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray
     """(pool3 [N,2048] float64, p(y|x) [N,1008] float64) of uint8 images, in batches of 50."""
     pools, probs = [], []
     for start in range(0, len(images), 50):
-        pool, logits = tools.net()(images[start:start + 50])
-        pools.append(pool.double())
-        probs.append(torch.softmax(logits.double(), dim=1))
+        pool, logits = tools.net()(images[start:start + 50].to(tools.device))
+        pools.append(pool.double().cpu())
+        probs.append(torch.softmax(logits.double(), dim=1).cpu())
     return torch.cat(pools).numpy(), torch.cat(probs).numpy()
 
 
@@ -392,15 +393,17 @@ def untrained(tools: Tools, family: str, key: int) -> torch.nn.Module:
 
 def dcgan_samples(tools: Tools, net, n: int, key: int = 2) -> torch.Tensor:
     """n uint8 samples from z ~ N(0, I) drawn with the grading seed (the same z for every generator)."""
-    z = torch.randn(n, LATENT_DIM, generator=torch.Generator().manual_seed(_seeded(tools, key)))
+    z = torch.randn(n, LATENT_DIM, generator=torch.Generator().manual_seed(_seeded(tools, key)))   # on the CPU: any device
+    net = net.to(tools.device)
     with torch.no_grad():
-        return torch.cat([to_uint8(net(z[i:i + 100])) for i in range(0, n, 100)])
+        return torch.cat([to_uint8(net(z[i:i + 100].to(tools.device))).cpu() for i in range(0, n, 100)])
 
 
-def translations(net, source: torch.Tensor) -> torch.Tensor:
+def translations(net, source: torch.Tensor, device: str = "cpu") -> torch.Tensor:
     """uint8 translations of float [-1, 1] images, 4 at a time."""
+    net = net.to(device)
     with torch.no_grad():
-        return torch.cat([to_uint8(net(source[i:i + 4])) for i in range(0, len(source), 4)])
+        return torch.cat([to_uint8(net(source[i:i + 4].to(device))).cpu() for i in range(0, len(source), 4)])
 
 
 def judged_splits(claim: Claim) -> int:
@@ -524,7 +527,8 @@ def translated_features(tools: Tools, claim: Claim, submission: Path, direction:
     path = submission / CHECKPOINTS[claim.model][direction]
     key = {**cyclegan_key(tools, claim, direction), "what": "trained", "file": file_digest(path)}
     return _cached(tools, key, lambda: features(
-        tools, translations(load_into(tools.make_generator("cyclegan"), path), sources(tools, claim, direction))),
+        tools, translations(load_into(tools.make_generator("cyclegan"), path), sources(tools, claim, direction),
+                            tools.device)),
         disk=None)
 
 
@@ -542,7 +546,8 @@ def fid_pair(tools: Tools, claim: Claim, submission: Path, direction: int) -> di
     real = _cached(tools, {**base, "what": "real pool"}, lambda: features(
         tools, real_images(tools, claim.dataset, target, FID_SAMPLES, claim.size, 20 + direction))[0], disk=".npy")
     fresh = _cached(tools, {**base, "what": "untrained pool"}, lambda: features(
-        tools, translations(untrained(tools, "cyclegan", 10 + direction), sources(tools, claim, direction)))[0],
+        tools, translations(untrained(tools, "cyclegan", 10 + direction), sources(tools, claim, direction),
+                            tools.device))[0],
         disk=".npy")
     mine = translated_features(tools, claim, submission, direction)[0]
     return {"trained": tools.fid(mine[:FID_SAMPLES], real), "untrained": tools.fid(fresh[:FID_SAMPLES], real),

@@ -118,7 +118,7 @@ def _load(name: str, path: Path):
     return module
 
 
-def kit_inception() -> nn.Module:
+def kit_inception(device: str = "cpu") -> nn.Module:
     """The FID Inception network with its real weights, built from the kit's files (inception.py
     imports `util`: the kit's util stands in while it loads, never a submitted one)."""
     folder = kit_folder()
@@ -132,7 +132,7 @@ def kit_inception() -> nn.Module:
         else:
             sys.modules["util"] = saved
     try:
-        net = inception.load_fid_inception(None, "cpu")
+        net = inception.load_fid_inception(None, device)
     except inception.KitError as exc:
         raise CannotCheck(str(exc)) from None
     # channels_last: ~1.5x faster on CPU; it reorders float sums only (~1e-6 on a score), far inside
@@ -140,9 +140,12 @@ def kit_inception() -> nn.Module:
     return net.to(memory_format=torch.channels_last)
 
 
-def judge_tools(seed: int) -> Tools:
+def judge_tools(seed: int, device: str | None = None) -> Tools:
+    """The judge's Tools; its own passes on `device` (default: the batch's GRADER_DEVICE, else the CPU)."""
+    device = device or os.environ.get("GRADER_DEVICE", "cpu")
     data = Path(os.environ.get("GAN_KIT_DATA", kit_folder() / "data"))
     cache = os.environ.get("GRADER_CACHE")
     code = hashlib.sha256(Path(__file__).read_bytes() + (kit_folder() / "inception.py").read_bytes()).hexdigest()[:16]
-    return Tools(make_generator, kit_inception, split_score, frechet, data, seed, Path(cache) if cache else None,
-                 context=f"judge|{data}|{os.environ.get('GAN_KIT_INCEPTION_WEIGHTS', '')}|{code}")
+    return Tools(make_generator, lambda: kit_inception(device), split_score, frechet, data, seed,
+                 Path(cache) if cache else None, device=device,
+                 context=f"judge|{data}|{os.environ.get('GAN_KIT_INCEPTION_WEIGHTS', '')}|{code}|{device}")
