@@ -7,17 +7,20 @@ import torch.nn as nn
 
 
 class LinearG(nn.Module):
-    """z [B,256] or [B,256,1,1] -> tanh(z W) as [B,3,32,32]."""
+    """z [B,256] or [B,256,1,1] -> tanh(z W) as [B,3,32,32]; in eval mode tanh(z W + eval_shift): a
+    stand-in for BatchNorm, whose eval mode (running statistics) draws other images than train mode."""
 
-    def __init__(self, seed: int = 1):
+    def __init__(self, seed: int = 1, eval_shift: float = 0.0):
         super().__init__()
         g = torch.Generator().manual_seed(seed)
         self.weight = nn.Parameter(torch.randn(256, 3 * 32 * 32, generator=g) / 16)
+        self.eval_shift = eval_shift
         self.inputs: list[torch.Tensor] = []
 
     def forward(self, z):
         self.inputs.append(z.detach().clone())
-        return torch.tanh(z.reshape(z.size(0), 256) @ self.weight).view(-1, 3, 32, 32)
+        h = z.reshape(z.size(0), 256) @ self.weight
+        return torch.tanh(h if self.training else h + self.eval_shift).view(-1, 3, 32, 32)
 
 
 class Critic(nn.Module):

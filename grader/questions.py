@@ -153,10 +153,10 @@ def dcgan_trace(part: str, x: np.ndarray, seed: int, gan_type: str = "gan") -> d
 
 
 # ----------------------------------------------------------------------------- 1.2 DCGAN training
-def dcgan_solver(gan_type: str, g_seed: int, critic: dict):
+def dcgan_solver(gan_type: str, g_seed: int, critic: dict, g_eval_shift: float = 0.0):
     """The student's solver with the stand-in networks swapped in for G and D."""
     solver = student("dcgan").DCGAN_Solver(type=gan_type, device="cpu")
-    solver.G, solver.D = LinearG(g_seed), Critic(**critic)
+    solver.G, solver.D = LinearG(g_seed, g_eval_shift), Critic(**critic)
     return solver
 
 
@@ -175,10 +175,10 @@ def grads(module: nn.Module) -> dict:
 
 
 def dcgan_step(action: str, gan_type: str, g_seed: int, critic: dict, real=None, z=None, seed: int = 0,
-               lr: float = 0.1):
+               lr: float = 0.1, g_eval_shift: float = 0.0):
     """One call on the student's solver: d_loss, g_loss (each with its gradients), clip_weights,
     or two train_steps (`real` holds one batch per step)."""
-    solver = dcgan_solver(gan_type, g_seed, critic)
+    solver = dcgan_solver(gan_type, g_seed, critic, g_eval_shift)
     real = tensor(real) if real is not None else None
     z = tensor(z) if z is not None else None
     seeded(seed)
@@ -192,7 +192,7 @@ def dcgan_step(action: str, gan_type: str, g_seed: int, critic: dict, real=None,
         loss = solver.g_loss(z)
         value = scalar(loss)
         loss.backward()
-        return {"loss": value, "G": grads(solver.G)["weight"]}
+        return {"loss": value, "G": grads(solver.G)["weight"], "inputs": list(solver.D.inputs)}
     if action == "clip":
         solver.clip_weights()
         return {"G": solver.G.weight, "D": dict(solver.D.named_parameters())}

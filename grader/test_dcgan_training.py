@@ -169,6 +169,30 @@ def test_wgan_gp_interpolates_with_one_uniform_alpha_per_sample(probe):
     assert alpha.std() > 1e-3, "every sample got the same a: draw one a per sample"
 
 
+@pytest.mark.student("dcgan:DCGAN_Solver.d_loss", "dcgan:DCGAN_Solver.g_loss")
+@pytest.mark.points(1)
+def test_losses_run_g_as_the_training_loop_has_it(probe):
+    """lossD and lossG judge G(z) from G in training mode (its BatchNorm on the batch), for every type"""
+    shift = float(np.round(fresh_np(450).uniform(0.3, 0.6), 3))     # a stand-in G whose eval mode draws other images
+
+    def one(gan_type):
+        g_seed, settings, _, _ = nets(probe, gan_type, **({"c": 0.05} if gan_type == "wgan-gp" else {}))
+        G = LinearG(g_seed, shift)
+        real, z = batch()
+        with torch.no_grad():
+            trained, evaluated = G.train()(z), G.eval()(z)
+        for action in ("d_loss", "g_loss"):
+            answer = probe("dcgan_step", action=action, gan_type=gan_type, g_seed=g_seed, critic=settings, real=real,
+                           z=z, seed=fresh_int(451), g_eval_shift=shift)
+            seen = [torch.as_tensor(np.asarray(x, dtype=np.float32)) for x in answer.get("inputs", [])
+                    if np.shape(x) == tuple(real.shape)]
+            assert not any(torch.allclose(x, evaluated, atol=1e-5) for x in seen), \
+                f"{action}: D judged G(z) from G in eval mode; the training loop runs G in training mode"
+            assert any(torch.allclose(x, trained, atol=1e-5) for x in seen), \
+                f"{action}: D never judged G(z) (G in training mode, on the z given)"
+    every_type(one)
+
+
 # ----------------------------------------------------------------------------- lossG (2)
 @pytest.mark.student("dcgan:DCGAN_Solver.g_loss")
 @pytest.mark.points(2)
@@ -190,7 +214,7 @@ PENALTY_CASES = {"zero": "zero gradient -> 1", "unit": "unit gradient -> 0",
 
 
 @pytest.mark.student("dcgan:GPLoss.forward")
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_gp_loss_analytic_cases(probe):
     """GPLoss(y, x) = mean_b (||dy/dx_b||_2 - 1)^2, norm over all pixels of a sample"""
     n = 2 + int(fresh_np(499).integers(0, 4))

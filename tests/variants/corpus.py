@@ -274,6 +274,8 @@ CHAFFS = [
           "self.optim_D = torch.optim.Adam(self.D.parameters(), lr=lr, betas=(0.5, 0.999))",
           "self.optim_D = (torch.optim.RMSprop(self.D.parameters(), lr=lr) if type == \"wgan\" else\n"
           "                        torch.optim.Adam(self.D.parameters(), lr=lr, betas=(0.5, 0.999)))"),
+    chaff("d-step-fakes-from-eval-mode-g", "dcgan_training", D, "fake = self.G(z).detach()",
+          "self.G.eval()\n        fake = self.G(z).detach()\n        self.G.train()"),
     chaff("clipping-skips-biases", "dcgan_training", D,
           "            for p in self.D.parameters():\n                p.clamp_(-CLIP_VALUE, CLIP_VALUE)",
           "            for name, p in self.D.named_parameters():\n                if not name.endswith(\"bias\"):\n"
