@@ -522,6 +522,8 @@ def attention_forward(x: np.ndarray, seed: int, gamma: float) -> dict:
     set_gamma(block, gamma)
     with torch.no_grad():
         y, projections = projection_outputs(block, tensor(x))
+    if isinstance(y, (tuple, list)) and y:          # (y, attention): a common convention; y is the output
+        y = y[0]
     stored = getattr(block, "attention_map", None)
     return {"y": y, "projections": projections, "attention_map": stored.detach() if torch.is_tensor(stored) else "none"}
 

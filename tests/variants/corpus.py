@@ -204,6 +204,8 @@ CHAFFS = [
     chaff("attention-softmax-wrong-axis", "attention_module", A,
           "attention = torch.softmax(f.transpose(1, 2) @ g, dim=-1)", "attention = torch.softmax(f.transpose(1, 2) @ g, dim=1)"),
     chaff("attention-no-residual", "attention_module", A, "return self.gamma * out + x", "return self.gamma * out"),
+    chaff("attention-map-kept-as-a-local", "attention_module", A, "self.attention_map = attention.detach()",
+          "kept = attention.detach()"),
     chaff("attention-gamma-starts-at-one", "attention_module", A,
           "self.gamma = nn.Parameter(torch.zeros(1))", "self.gamma = nn.Parameter(torch.ones(1))"),
     chaff("attention-gamma-not-learnable", "attention_module", A,
