@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torch.nn.utils.parametrize
 
 from grader.mocks import Affine, Critic, LinearG, PatchD
@@ -540,6 +541,9 @@ def attention_gradients(x: np.ndarray, weights: np.ndarray, seed: int, gamma: fl
             "gamma": grad_max(scalar_param)}
 
 
+PROBE_SIZES = (32, 64, 128, 256)
+
+
 def attention_model_trace(part: str, x: np.ndarray, seed: int, gamma: float) -> dict:
     """The student's attention G or D (every block's gamma set): call order of residual blocks,
     attention blocks and convs outside them, with inputs and outputs; parameter counts."""
@@ -566,14 +570,22 @@ def attention_model_trace(part: str, x: np.ndarray, seed: int, gamma: float) -> 
             handles.append(m.register_forward_hook(hook("residual")))
         elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and id(m) not in inside:
             handles.append(m.register_forward_hook(hook("conv")))
+    x = tensor(x)
+    for size in PROBE_SIZES:          # the smallest size the student's own baseline runs at (a deep U-Net needs more)
+        sized = x if size == x.shape[-1] else F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        try:
+            with torch.no_grad():
+                base_shape = list(base(sized).shape)
+            break
+        except Exception:  # noqa: BLE001 - too small for this design: the next size; at 256 px it is the answer
+            if size == PROBE_SIZES[-1]:
+                raise
     try:
         with torch.no_grad():
-            out = net(tensor(x))
+            out = net(sized)
     finally:
         for h in handles:
             h.remove()
-    with torch.no_grad():
-        base_shape = list(base(tensor(x)).shape)
     return {"calls": calls, "out_shape": list(out.shape), "base_shape": base_shape, "params": n_params(net),
             "base_params": n_params(base),
             "block_params": n_params(attention.SelfAttention(256)), "blocks": len(blocks)}

@@ -183,3 +183,25 @@ def test_ee898_batch_grading_canary_reference_and_skeleton(ee898_handout, tmp_pa
     rows = (tmp_path / "grades" / "grades.csv").read_text().splitlines()
     assert rows[0].startswith("submission,cyclegan_model,cyclegan_training,attention_module")
     assert {r.split(",")[0]: r.split(",")[-2] for r in rows[1:]} == {"reference": "60.0", "skeleton": "0.0"}
+
+
+def test_attention_networks_are_probed_at_a_size_the_students_baseline_runs_at(ee898_handout, tmp_path):
+    """A deeper PatchGAN (one more stride-2 conv: it cannot run at 32 px) must not hide the attention
+    networks behind its crash: the attention G and D are probed at the smallest size the baseline takes."""
+    import shutil
+    folder = tmp_path / "deeper"
+    shutil.copytree(ee898_handout, folder)
+    for name in ("attention.py", "cyclegan.py", "dataloader.py", "fid.py"):
+        shutil.copy2(REPO / name, folder / name)
+    source = (folder / "cyclegan.py").read_text()
+    deeper = source.replace(
+        "            conv(ndf * 2, ndf * 4, 4, stride=2, pad=1, bias=True, norm=\"in\", activation=\"lrelu\"),\n",
+        "            conv(ndf * 2, ndf * 4, 4, stride=2, pad=1, bias=True, norm=\"in\", activation=\"lrelu\"),\n"
+        "            conv(ndf * 4, ndf * 4, 4, stride=2, pad=1, bias=True, norm=\"in\", activation=\"lrelu\"),\n", 1)
+    assert deeper != source
+    (folder / "cyclegan.py").write_text(deeper)
+    graded = run_grader(folder, sections=["attention_models"])
+    lost = [t["output"] for t in graded["tests"] if t["score"] < t["max_score"]]
+    assert not any("Error" in text or "size" in text for text in lost), lost        # no crash of the baseline
+    assert graded["sections"]["attention_models"] >= 3 and all("the 3rd and the 4th conv" in text for text in lost), lost
+    # (what remains is the handout's fixed D placement, counted from its convs: issue 34's open question)
