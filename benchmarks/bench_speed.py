@@ -64,7 +64,7 @@ def rounds(runners: dict, n: int, work: float) -> dict[str, list[float]]:
 
 # ----------------------------------------------------------------------------- 1. Inception features
 def bench_inception(n_rounds: int, batch: int, size: int, tmp: Path) -> None:
-    from grader.verify import random_inception_weights
+    from grader.fixture import random_inception_weights
     from pytorch_fid.inception import InceptionV3
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
@@ -161,7 +161,7 @@ def bench_batch(copies: int, tmp: Path) -> None:
     from grader.batch import default_workers, grade_class
     from grader.roles import SUBMITTED
     from grader.sandbox import Limits
-    from grader.verify import testing_fixture
+    from grader.fixture import testing_fixture
 
     fixture = testing_fixture()
     os.environ.update(fixture.env)

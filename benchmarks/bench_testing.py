@@ -27,7 +27,7 @@ sys.path.insert(0, str(KIT))
 import torch  # noqa: E402
 
 from grader.training_check import CHECKPOINTS, check_beats_untrained, check_claim, parse_claims  # noqa: E402
-from grader.verify import testing_fixture  # noqa: E402
+from grader.fixture import testing_fixture  # noqa: E402
 
 
 def section(tools, folder: Path, timings: dict | None = None) -> list[tuple[str, bool, bool]]:

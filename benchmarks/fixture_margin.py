@@ -1,6 +1,6 @@
 """How far the Testing fixture's briefly trained generators sit from the "beats an untrained one" rule.
 
-The canary and the tests grade the fixture (grader/verify.py: the reference trained briefly on the
+The canary and the tests grade the fixture (grader/fixture.py: the reference trained briefly on the
 offline data) under many grading seeds; a fixture close to the rule's edge would make the canary
 flaky. For each grading seed this prints, per model, the margin of each rule (> 0 passes):
 - DCGAN: log IS(trained) - log IS(untrained) - IS_GAP, and 1 - colour distance / (COLOUR_RATIO x the
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from grader.judge.trusted import judge_tools  # noqa: E402
 from grader.training_check import (BEAT_RATIO, COLOUR_RATIO, IS_GAP, check_beats_untrained,  # noqa: E402
                                    parse_claims)
-from grader.verify import testing_fixture  # noqa: E402
+from grader.fixture import testing_fixture  # noqa: E402
 
 
 def margins(verdict) -> dict[str, float]:

@@ -627,7 +627,7 @@ def canary(judge_dir: Path, options: Options) -> float:
     """Grade the kit's reference through the students' pipeline; GraderError unless it gets full marks.
     Its Testing section uses the kit's fixture (the reference trained briefly, its small data and the
     random Inception weights that scored it), so the canary proves the checks, not the weights."""
-    from grader.verify import testing_fixture
+    from grader.fixture import testing_fixture
     t0 = time.monotonic()
     testing_ready()
     artifacts, env = None, {}

@@ -44,8 +44,8 @@ JUDGE_GRADER = ("sandbox.py",)
 JUDGE_DIR = "judge"
 JUDGE_KIT_FILES = ("inception.py", "util.py")
 # the instructor's tools (python -m grader ...): in the Gradescope autograder, never in the handout
-INSTRUCTOR_TOOLS = ("__main__.py", "batch.py", "build.py", "gradescope.py", "markers.py", "report.py", "run.py",
-                    "verify.py")
+INSTRUCTOR_TOOLS = ("__main__.py", "batch.py", "build.py", "fixture.py", "gradescope.py", "markers.py", "report.py",
+                    "run.py", "verify.py")
 
 MAX_FILE_BYTES = 40 * 1024 * 1024          # any one submitted file (a float32 CycleGAN G is 31 MB)
 MAX_TOTAL_BYTES = 200 * 1024 * 1024        # a whole submission's graded files (six float32 generators: ~90 MB)

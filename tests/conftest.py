@@ -36,8 +36,8 @@ def data_root(offline_root, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def testing_fixture():
     """The reference trained briefly with honest claims, its data and random Inception weights
-    (grader/verify.py; built once per version of the code, kept in .cache/)."""
-    from grader.verify import testing_fixture as build
+    (grader/fixture.py; built once per version of the code, kept in .cache/)."""
+    from grader.fixture import testing_fixture as build
     return build()
 
 

@@ -59,7 +59,7 @@ def test_query_attention_takes_rows_of_the_map():
 
 @pytest.mark.e2e       # ~1 min on one thread: two trainings, Inception features of both models both ways
 def test_attention_model_trains_and_evaluation_writes_the_fid_table_of_both_models(data_root, tmp_path):
-    from grader.verify import random_inception_weights
+    from grader.fixture import random_inception_weights
     weights = random_inception_weights(tmp_path / "random-inception.pth")
     for flag in ("false", "true"):
         result = run_cli("cyclegan.py", "--dataset", "seasons", "--image_size", "32", "--epochs", "1",

@@ -154,7 +154,7 @@ def test_tf1_resize_shrinks_by_the_same_rule_in_both_directions():
 
 def test_inception_in_training_mode_sees_the_whole_batch(monkeypatch):
     """Chunking a CPU batch is only bit-neutral in eval mode: in training mode BatchNorm takes the batch's
-    statistics (as the random-weight calibration of grader/verify.py does), so the batch stays whole."""
+    statistics (as the random-weight calibration of grader/fixture.py does), so the batch stays whole."""
     torch.manual_seed(0)
     net = inception.FIDInception().train()
     images = torch.randint(0, 256, (inception.cpu_chunk() + 2, 3, 16, 16), dtype=torch.uint8)

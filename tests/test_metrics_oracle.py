@@ -48,7 +48,7 @@ def test_inception_score_matches_torch_fidelity(n, splits):
 @pytest.fixture(scope="module")
 def random_weights(tmp_path_factory):
     """Seeded random FID-Inception weights, calibrated so activations are well scaled (logits of std 1)."""
-    from grader.verify import random_inception_weights
+    from grader.fixture import random_inception_weights
     return random_inception_weights(tmp_path_factory.mktemp("weights") / "random-inception.pth", logit_std=1.0)
 
 
