@@ -84,8 +84,7 @@ def test_report_on_a_class_of_twelve(tmp_path: Path):
         (out / sub_id / "results.json").write_text(json.dumps(res))
 
     code_pairs = copied_code(code, skeleton)
-    write_similar(out, ids, code_pairs)
-    page = write_class_report(out, ids, code_pairs).read_text()
+    page = write_class_report(out, ids, write_similar(out, ids, code_pairs)).read_text()
 
     with open(out / "similar.csv") as f:
         pairs = {(row["submission_a"], row["submission_b"], row["file"].startswith("own code")) for row in csv.DictReader(f)}
@@ -101,6 +100,7 @@ def test_report_on_a_class_of_twelve(tmp_path: Path):
     assert "expected 0.5123, got 1.0246" in page or "expected 0.4, got 0.8" in page     # one example of the feedback
     assert "a softmax over dim 1, not the batch" in page
     assert "student11" in page and "ran out of memory" in page                         # the grader error
+    assert "<td>student04</td><td>student09</td>" in page and "<td>student03</td><td>student07</td>" in page
     assert "11 graded, 1 grader errors" in page
     assert 'src="data:image/png;base64,' in page                                        # self-contained
 
