@@ -414,6 +414,10 @@ def cyclegan_train_steps(params: dict, A: np.ndarray, B: np.ndarray, seed: int, 
     return steps
 
 
+STAND_INS = {"netG_A2B": [[0.5, 0.6, 0.7], [0.0, 0.0, 0.0]], "netG_B2A": [[0.7, 0.6, 0.5], [0.0, 0.0, 0.0]],
+             "netD_A": [[0.1, 0.2, 0.3], 0.0], "netD_B": [[0.3, 0.2, 0.1], 0.0]}
+
+
 def cyclegan_lr_schedule(lr: float, epochs: int, size: int) -> list:
     """The two optimizers' learning rates at the first step of every epoch of the student's own
     train(epochs) (one step an epoch, on a tiny dataset folder, the training step itself stubbed)."""
@@ -423,6 +427,8 @@ def cyclegan_lr_schedule(lr: float, epochs: int, size: int) -> list:
         s = student("cyclegan").CycleGAN_Solver(lr=lr, num_workers=0, device="cpu", dataset="folder",
                                                 image_size=size, results_dir=Path(tmp) / "results",
                                                 dataroot=Path(tmp) / "data")
+        for name, net in cyclegan_nets(STAND_INS).items():     # tiny checkpoints: train() saves every epoch
+            setattr(s, name, net)
         seen = []
 
         def train_step(real_A, real_B):
