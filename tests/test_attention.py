@@ -185,6 +185,7 @@ def test_ee898_batch_grading_canary_reference_and_skeleton(ee898_handout, tmp_pa
     assert {r.split(",")[0]: r.split(",")[-2] for r in rows[1:]} == {"reference": "60.0", "skeleton": "0.0"}
 
 
+@pytest.mark.e2e       # ~30 s: a grader section in a fresh interpreter
 def test_attention_networks_are_probed_at_a_size_the_students_baseline_runs_at(ee898_handout, tmp_path):
     """A deeper PatchGAN (one more stride-2 conv: it cannot run at 32 px) must not hide the attention
     networks behind its crash: the attention G and D are probed at the smallest size the baseline takes."""
