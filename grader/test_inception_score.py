@@ -96,7 +96,8 @@ def test_zero_probabilities_do_not_give_nan(probe):
 @pytest.mark.student("inception_score:Inception_Score.class_probabilities")
 @pytest.mark.points(1)
 def test_class_probabilities_are_a_softmax_over_the_classes(probe):
-    """Inception_Score.class_probabilities: the network's logits, batch by batch, through a softmax over the classes"""
+    """Inception_Score.class_probabilities: the network's logits, batch by batch, through a softmax over the classes
+    (given code: it counts once inception_score_from_probs, which it feeds, runs)"""
     rng = fresh_np(60)
     logits = (rng.standard_normal((23, 10)) * 3).astype(np.float32)
     got = probe("inception_score_probabilities", logits=logits, batch_size=int(rng.integers(4, 9)))
