@@ -499,13 +499,12 @@ def submitted_code(intakes: dict[str, Intake]) -> dict[str, dict[str, str]]:
         files = {}
         for name in SUBMITTED:
             if name in taken.sources:
+                buffer = io.BytesIO()
                 try:
-                    with _open(taken.sources[name]) as stream:
-                        files[name] = stream.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
-                        if hasattr(stream, "_archive"):
-                            stream._archive.close()
+                    _copy(taken.sources[name], buffer, MAX_FILE_BYTES)
                 except (OSError, zipfile.BadZipFile):
                     continue          # unreadable now: that submission's grade already says so
+                files[name] = buffer.getvalue().decode("utf-8", errors="replace")
         code[sub_id] = files
     return code
 
