@@ -492,8 +492,11 @@ def copied_checkpoints(out: Path, ids: list[str]) -> list[dict]:
     return found
 
 
+CODE_BYTES = 1 << 20     # of each file, for the copied-code check (a real one is ~20 KB; a huge one must not stall it)
+
+
 def submitted_code(intakes: dict[str, Intake]) -> dict[str, dict[str, str]]:
-    """Each submission's Python files (as submitted), for the copied-code check of the class report."""
+    """Each submission's Python files (their first CODE_BYTES), for the copied-code check of the class report."""
     code = {}
     for sub_id, taken in intakes.items():
         files = {}
@@ -501,7 +504,7 @@ def submitted_code(intakes: dict[str, Intake]) -> dict[str, dict[str, str]]:
             if name in taken.sources:
                 buffer = io.BytesIO()
                 try:
-                    _copy(taken.sources[name], buffer, MAX_FILE_BYTES)
+                    _copy(taken.sources[name], buffer, CODE_BYTES)
                 except (OSError, zipfile.BadZipFile):
                     continue          # unreadable now: that submission's grade already says so
                 files[name] = buffer.getvalue().decode("utf-8", errors="replace")
